@@ -1,0 +1,135 @@
+"""`tts-gateway`: say, models (and the other doors as they land).
+
+Logs go to stderr; the last stdout line of `say` is one JSON object, so scripts can read the
+result with `tail -n 1`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from loguru import logger
+
+from pipecat_tts_gateway.audio import SUPPORTED_SAMPLE_RATES, AudioFormat, encode_whole
+from pipecat_tts_gateway.config import GatewayConfig
+from pipecat_tts_gateway.errors import GatewayError, InvalidRequestError
+
+_EXTENSION_FORMATS = {
+    ".wav": AudioFormat.WAV,
+    ".raw": AudioFormat.F32LE,
+    ".f32": AudioFormat.F32LE,
+    ".pcm": AudioFormat.S16LE,
+    ".s16": AudioFormat.S16LE,
+    ".ulaw": AudioFormat.MULAW,
+    ".mulaw": AudioFormat.MULAW,
+    ".ul": AudioFormat.MULAW,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tts-gateway", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    say = sub.add_parser("say", help="synthesize text into an audio file")
+    say.add_argument("text")
+    say.add_argument(
+        "-o", "--output", type=Path, default=Path("out.wav"), help="output file (default: out.wav)"
+    )
+    say.add_argument("--voice", help="voice or Kokoro blend, e.g. af_heart:0.7+am_michael:0.3")
+    say.add_argument("--language", help="force a language (en, ru); default: detected")
+    say.add_argument("--speed", type=float, help="0.5-2.0")
+    say.add_argument("--profile", help="a voice profile from the config")
+    say.add_argument(
+        "--sample-rate",
+        type=int,
+        choices=SUPPORTED_SAMPLE_RATES,
+        help="output rate (default: streaming.sample_rate, 22050)",
+    )
+    say.add_argument(
+        "--format",
+        choices=[f.value for f in AudioFormat],
+        help="output format (default: from the file extension, else wav)",
+    )
+    say.add_argument("--config", type=Path, help="config file (default: config.yaml)")
+
+    models = sub.add_parser("models", help="fetch or list model files")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    fetch = models_sub.add_parser("fetch", help="download, assemble and verify every model")
+    fetch.add_argument("--models-dir", type=Path, default=Path("models"))
+    fetch.add_argument(
+        "--offline", action="store_true", help="do not try the online home of ru_RU-dmitri-medium"
+    )
+    listing = models_sub.add_parser("list", help="show model files and their state")
+    listing.add_argument("--models-dir", type=Path, default=Path("models"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `tts-gateway` console script."""
+    args = _parser().parse_args(argv)
+    logger.remove()
+    logger.add(sys.stderr, level="DEBUG" if args.verbose else "INFO")
+    try:
+        if args.command == "say":
+            return asyncio.run(_say(args))
+        if args.command == "models":
+            return _models(args)
+    except GatewayError as exc:
+        print(json.dumps({"error": {"code": exc.code, "message": str(exc)}}, ensure_ascii=False))
+        logger.error("{}", exc)
+        return 2 if isinstance(exc, InvalidRequestError) else 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+async def _say(args: argparse.Namespace) -> int:
+    from pipecat_tts_gateway.gateway import Gateway, SynthesisRequest
+
+    fmt = (
+        AudioFormat(args.format)
+        if args.format
+        else _EXTENSION_FORMATS.get(args.output.suffix.lower(), AudioFormat.WAV)
+    )
+    request = SynthesisRequest(
+        text=args.text,
+        voice=args.voice,
+        language=args.language,
+        speed=args.speed,
+        profile=args.profile,
+        sample_rate=args.sample_rate,
+    )
+    async with Gateway(GatewayConfig.load(args.config)) as gateway:
+        audio, stream = await gateway.synthesize_all(request)
+    data = encode_whole(audio, stream.sample_rate, fmt)
+    tmp = args.output.with_name(f".{args.output.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(args.output)
+    result = stream.summary() | {"format": fmt.value, "output": str(args.output)}
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from pipecat_tts_gateway.models import fetch_models, list_models
+
+    if args.models_command == "fetch":
+        statuses = fetch_models(args.models_dir, allow_download=not args.offline)
+    else:
+        statuses = list_models(args.models_dir)
+    for status in statuses:
+        state = "ok" if status.present else "MISSING"
+        note = "  (offline STAND-IN, not a native voice)" if status.standin else ""
+        size = f"{status.size_bytes / 1e6:8.1f} MB"
+        print(f"{state:8} {size}  {status.name}  {status.description}{note}")
+    missing = [s for s in statuses if not s.present and not s.name.startswith("ru_RU-dmitri")]
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

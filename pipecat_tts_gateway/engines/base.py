@@ -1,0 +1,145 @@
+"""What every engine offers the gateway, and how blocking inference becomes an async stream."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import numpy as np
+import onnxruntime as ort
+
+from pipecat_tts_gateway.errors import UnknownVoiceError
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """A word and when it is spoken, in seconds from the start of its audio piece."""
+
+    word: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class EngineAudio:
+    """One piece of engine output at the engine's native rate.
+
+    Attributes:
+        samples: Mono float32 in [-1, 1].
+        sample_rate: Rate of `samples`.
+        text: The text this piece speaks.
+        words: Word times, or None where the engine cannot tell them.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    text: str
+    words: tuple[WordTiming, ...] | None = None
+
+
+class CancelToken:
+    """Lets an async consumer stop a blocking inference it no longer needs.
+
+    ONNX Runtime checks `RunOptions.terminate` between graph nodes, so setting it aborts a run
+    that is already under way instead of letting it render audio nobody will hear.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.run_options = ort.RunOptions()
+
+    def cancel(self) -> None:
+        self._event.set()
+        self.run_options.terminate = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+class InferenceCancelled(Exception):
+    """Raised inside an engine thread when its consumer went away."""
+
+
+class Engine(ABC):
+    """A TTS engine: loads once, warms up, and streams audio pieces for (text, voice, speed).
+
+    Subclasses implement the blocking parts; `stream` runs them on the inference executor so the
+    event loop never waits on a model.
+    """
+
+    name: str
+    languages: tuple[str, ...]
+    sample_rate: int
+
+    @abstractmethod
+    def load(self) -> None:
+        """Load models; raises ModelMissingError naming a missing file."""
+
+    @abstractmethod
+    def voices(self) -> tuple[str, ...]:
+        """Voice names this engine speaks (blends are not listed)."""
+
+    @abstractmethod
+    def voice_language(self, voice: str) -> str:
+        """The language a voice speaks; raises UnknownVoiceError for an unknown voice."""
+
+    @abstractmethod
+    def default_voice(self, language: str) -> str:
+        """The voice to use for `language` when a route names none."""
+
+    @abstractmethod
+    def model_id(self, voice: str) -> str:
+        """A short identity of the model behind `voice` (part of cache keys)."""
+
+    @abstractmethod
+    def pieces(
+        self, text: str, voice: str, speed: float, cancel: CancelToken
+    ) -> Iterator[EngineAudio]:
+        """Blocking: synthesize `text` as one or more pieces, in order."""
+
+    def describe(self) -> dict[str, object]:
+        """What /health and `models list` show about this engine."""
+        return {"name": self.name, "languages": list(self.languages), "voices": list(self.voices())}
+
+    def check_voice(self, voice: str) -> None:
+        """Raise UnknownVoiceError listing the valid voices."""
+        if voice not in self.voices():
+            raise UnknownVoiceError(
+                f"unknown {self.name} voice {voice!r}; valid voices: {', '.join(self.voices())}"
+            )
+
+    def warm_up(self) -> None:
+        """Run one short synthesis per language so the first real request is not the slow one."""
+        for language in self.languages:
+            for _ in self.pieces(
+                "Hello." if language == "en" else "Да.",
+                self.default_voice(language),
+                1.0,
+                CancelToken(),
+            ):
+                pass
+
+    async def stream(
+        self, text: str, voice: str, speed: float, executor: Executor | None = None
+    ) -> AsyncIterator[EngineAudio]:
+        """Yield pieces as they are synthesized, each computed off the event loop.
+
+        Closing or cancelling the iterator cancels the inference in flight.
+        """
+        loop = asyncio.get_running_loop()
+        cancel = CancelToken()
+        pieces = self.pieces(text, voice, speed, cancel)
+        done = object()
+        try:
+            while True:
+                piece = await loop.run_in_executor(executor, next, pieces, done)
+                if piece is done:
+                    return
+                yield piece  # type: ignore[misc]
+        finally:
+            cancel.cancel()

@@ -1,0 +1,369 @@
+"""The one streaming path every door (CLI, HTTP, Pipecat) calls.
+
+text → validate → language runs → route chains → chunks → engine pieces (off the event loop,
+`lookahead` chunks ahead of the consumer) → resample to the output rate → AudioChunk.
+
+Requests are validated when `synthesize()` is called, before any audio exists, so a door can
+answer a bad request with an error instead of an empty stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from loguru import logger
+
+from pipecat_tts_gateway.audio import SUPPORTED_SAMPLE_RATES, fade, resample
+from pipecat_tts_gateway.config import GatewayConfig
+from pipecat_tts_gateway.engines.base import Engine, EngineAudio, WordTiming
+from pipecat_tts_gateway.errors import (
+    EngineError,
+    GatewayError,
+    InvalidAudioFormatError,
+    NoEngineAvailableError,
+)
+from pipecat_tts_gateway.routing import EngineHealth, Route, Router, SegmentPlan
+from pipecat_tts_gateway.text import chunk_text, clean_text
+
+# Ramps at every piece boundary: long enough to hide a discontinuity, too short to hear.
+JOIN_FADE_MS = 3.0
+
+
+@dataclass(frozen=True)
+class SynthesisRequest:
+    """What to say and how.
+
+    Attributes:
+        text: The text; language runs are detected unless `language` is given.
+        voice: Force a voice (or Kokoro blend) for the runs of its language.
+        language: Force one language for the whole text ("en", "ru").
+        speed: 0.5-2.0; None uses the route's or engine's default.
+        profile: A named voice profile from the config.
+        sample_rate: Output rate; None uses `streaming.sample_rate`.
+    """
+
+    text: str
+    voice: str | None = None
+    language: str | None = None
+    speed: float | None = None
+    profile: str | None = None
+    sample_rate: int | None = None
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A piece of output audio with where it came from.
+
+    Attributes:
+        samples: Mono float32 at `sample_rate`.
+        sample_rate: The request's output rate.
+        text: The text this chunk speaks.
+        segment: Index of its language run.
+        language: Language of that run.
+        engine: Engine that spoke it.
+        voice: Voice that spoke it.
+        words: Word times relative to the start of this chunk, when the engine gives them.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    text: str
+    segment: int
+    language: str
+    engine: str
+    voice: str
+    words: tuple[WordTiming, ...] | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass
+class SegmentResult:
+    """How one language run was spoken (reported by every door).
+
+    Attributes:
+        language: The run's language.
+        text: The run's text.
+        engine: The engine that spoke it.
+        voice: The voice that spoke it.
+        fallback: True when the first route failed and a later one spoke instead.
+    """
+
+    language: str
+    text: str
+    engine: str
+    voice: str
+    fallback: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SynthesisStream:
+    """An async iterator of AudioChunk whose metadata fills in as audio is produced.
+
+    Synthesis starts on the first `__anext__` and runs up to `lookahead` chunks ahead of the
+    consumer. Closing the stream (or cancelling its consumer) stops the work behind it.
+    """
+
+    def __init__(self, gateway: Gateway, plans: list[SegmentPlan], sample_rate: int) -> None:
+        self._gateway = gateway
+        self._plans = plans
+        self.sample_rate = sample_rate
+        self.segments: list[SegmentResult] = []
+        self.cache: str | None = None
+        self.first_audio_ms: float | None = None
+        self.audio_seconds = 0.0
+        self._started = time.perf_counter()
+        self._queue: asyncio.Queue[AudioChunk | BaseException | None] = asyncio.Queue(
+            maxsize=max(1, gateway.config.streaming.lookahead)
+        )
+        self._producer: asyncio.Task[None] | None = None
+        self._finished = False
+
+    @property
+    def plans(self) -> list[SegmentPlan]:
+        return self._plans
+
+    def __aiter__(self) -> SynthesisStream:
+        return self
+
+    async def __anext__(self) -> AudioChunk:
+        if self._finished:
+            raise StopAsyncIteration
+        if self._producer is None:
+            self._producer = asyncio.get_running_loop().create_task(self._produce())
+        item = await self._queue.get()
+        if item is None:
+            self._finished = True
+            raise StopAsyncIteration
+        if isinstance(item, BaseException):
+            self._finished = True
+            raise item
+        if self.first_audio_ms is None:
+            self.first_audio_ms = (time.perf_counter() - self._started) * 1000.0
+        self.audio_seconds += item.duration_s
+        return item
+
+    async def aclose(self) -> None:
+        """Stop synthesis; safe to call more than once."""
+        self._finished = True
+        if self._producer is not None and not self._producer.done():
+            self._producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._producer
+
+    async def __aenter__(self) -> SynthesisStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _produce(self) -> None:
+        try:
+            for plan in self._plans:
+                async for route, piece, fallback in self._gateway.segment_audio(plan):
+                    if len(self.segments) <= plan.index:
+                        self.segments.append(
+                            SegmentResult(
+                                plan.language, plan.text, route.engine, route.voice, fallback
+                            )
+                        )
+                    await self._queue.put(self._convert(plan, route, piece))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not isinstance(exc, GatewayError):
+                logger.exception("synthesis failed")
+                exc = EngineError(f"synthesis failed: {type(exc).__name__}: {exc}")
+            await self._queue.put(exc)
+            return
+        await self._queue.put(None)
+
+    def _convert(self, plan: SegmentPlan, route: Route, piece: EngineAudio) -> AudioChunk:
+        samples = resample(piece.samples, piece.sample_rate, self.sample_rate)
+        samples = fade(samples, self.sample_rate, fade_in_ms=JOIN_FADE_MS, fade_out_ms=JOIN_FADE_MS)
+        return AudioChunk(
+            samples=samples,
+            sample_rate=self.sample_rate,
+            text=piece.text,
+            segment=plan.index,
+            language=plan.language,
+            engine=route.engine,
+            voice=route.voice,
+            words=piece.words,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The result metadata every door reports (engine of the first segment first)."""
+        first = self.segments[0] if self.segments else None
+        return {
+            "engine": first.engine if first else None,
+            "voice": first.voice if first else None,
+            "language": first.language if first else None,
+            "sample_rate": self.sample_rate,
+            "duration_s": round(self.audio_seconds, 3),
+            "first_audio_ms": None
+            if self.first_audio_ms is None
+            else round(self.first_audio_ms, 1),
+            "segments": [s.to_dict() for s in self.segments],
+            **({"cache": self.cache} if self.cache is not None else {}),
+        }
+
+
+class Gateway:
+    """Engines, routing and streaming behind one object; what both adapters hold.
+
+    Args:
+        config: The configuration (default: `GatewayConfig.load()`).
+        engines: Already-loaded engines by name, instead of building them from the config
+            (tests inject a fault around a real engine this way).
+    """
+
+    def __init__(
+        self, config: GatewayConfig | None = None, *, engines: Mapping[str, Engine] | None = None
+    ) -> None:
+        self.config = config or GatewayConfig.load()
+        self._engines: dict[str, Engine] = dict(engines) if engines is not None else {}
+        self._build = engines is None
+        # Inference threads; each ONNX session already uses `threads` cores of its own.
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tts-infer")
+        self.router = Router(self.config, self._engines)
+        self.health = EngineHealth(
+            self._engines,
+            retry_interval_s=self.config.streaming.retry_interval_s,
+            executor=self._executor,
+        )
+        self._started = False
+
+    @property
+    def engines(self) -> Mapping[str, Engine]:
+        return self._engines
+
+    async def start(self) -> None:
+        """Load and warm the engines (off the event loop); idempotent."""
+        if self._started:
+            return
+        if self._build:
+            from pipecat_tts_gateway.engines.factory import build_engines
+
+            loop = asyncio.get_running_loop()
+            built = await loop.run_in_executor(self._executor, build_engines, self.config)
+            self._engines.update(built)
+        if not self._engines:
+            raise NoEngineAvailableError(
+                "no engine could be loaded; run `tts-gateway models fetch` and check the log"
+            )
+        self._started = True
+
+    async def close(self) -> None:
+        await self.health.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def synthesize(self, request: SynthesisRequest) -> SynthesisStream:
+        """Validate and plan a request; returns a stream that synthesizes as it is read.
+
+        Raises:
+            InvalidRequestError: bad text, voice, language, speed, profile or sample rate.
+            NoEngineAvailableError: nothing loaded speaks a language of the text.
+        """
+        streaming = self.config.streaming
+        text = clean_text(request.text, max_chars=streaming.max_text_chars)
+        rate = streaming.sample_rate if request.sample_rate is None else request.sample_rate
+        if rate not in SUPPORTED_SAMPLE_RATES:
+            raise InvalidAudioFormatError(
+                f"sample rate {rate} is not supported; use one of "
+                f"{', '.join(map(str, SUPPORTED_SAMPLE_RATES))}"
+            )
+        plans = self.router.plan(
+            text,
+            language=request.language,
+            voice=request.voice,
+            speed=request.speed,
+            profile=request.profile,
+        )
+        return SynthesisStream(self, plans, rate)
+
+    async def synthesize_all(self, request: SynthesisRequest) -> tuple[np.ndarray, SynthesisStream]:
+        """Whole audio of a request (for files and tests) and its metadata."""
+        stream = self.synthesize(request)
+        async with stream:
+            parts = [chunk.samples async for chunk in stream]
+        audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        return audio, stream
+
+    async def segment_audio(
+        self, plan: SegmentPlan
+    ) -> AsyncIterator[tuple[Route, EngineAudio, bool]]:
+        """Speak one language run, falling back along its chain before any audio of it is out.
+
+        Yields (route, piece, fallback). Once a route has produced audio for the run it is
+        kept to the end: a voice never changes mid-run.
+        """
+        streaming = self.config.streaming
+        first_words = streaming.first_chunk_words if plan.index == 0 else 10_000
+        chunks = chunk_text(
+            plan.text, first_chunk_words=first_words, max_chunk_chars=streaming.max_chunk_chars
+        )
+        errors: list[str] = []
+        for route in self.health.order(plan.chain):
+            engine = self._engines[route.engine]
+            produced = False
+            try:
+                for chunk in chunks:
+                    async for piece in _with_timeout(
+                        engine.stream(chunk, route.voice, route.speed, self._executor),
+                        streaming.engine_timeout_s,
+                    ):
+                        produced = True
+                        yield route, piece, route != plan.chain[0]
+            except Exception as exc:
+                if produced:
+                    raise EngineError(
+                        f"{route.engine} failed mid-segment (voices are never switched "
+                        f"mid-audio): {exc}"
+                    ) from exc
+                self.health.mark_failed(route.engine, exc)
+                errors.append(f"{route.engine}: {exc}")
+                continue
+            if produced:
+                self.health.mark_ok(route.engine)
+                return
+            errors.append(f"{route.engine}: no audio")  # never pass silence off as success
+        raise NoEngineAvailableError(
+            f"no engine could speak {plan.language!r} text: {'; '.join(errors)}"
+        )
+
+
+async def _with_timeout(
+    pieces: AsyncIterator[EngineAudio], timeout_s: float
+) -> AsyncIterator[EngineAudio]:
+    """Re-yield pieces, treating a piece slower than `timeout_s` as an engine failure."""
+    iterator = aiter(pieces)
+    try:
+        while True:
+            try:
+                piece = await asyncio.wait_for(anext(iterator), timeout_s)
+            except StopAsyncIteration:
+                return
+            except TimeoutError as exc:
+                raise EngineError(f"no audio within {timeout_s:g} s") from exc
+            yield piece
+    finally:
+        await iterator.aclose()  # type: ignore[attr-defined]
