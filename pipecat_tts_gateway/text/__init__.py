@@ -1,0 +1,15 @@
+"""Text handling before synthesis: validation, language routing and streaming chunks."""
+
+from pipecat_tts_gateway.text.chunking import chunk_text, split_sentences, split_to_fit
+from pipecat_tts_gateway.text.language import LanguageRun, detect_language, split_language_runs
+from pipecat_tts_gateway.text.validation import clean_text
+
+__all__ = [
+    "LanguageRun",
+    "chunk_text",
+    "clean_text",
+    "detect_language",
+    "split_language_runs",
+    "split_sentences",
+    "split_to_fit",
+]

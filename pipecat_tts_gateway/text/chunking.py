@@ -1,0 +1,219 @@
+"""Sentence splitting and chunking of text for streaming synthesis.
+
+Time to first audio is what a caller of a voice agent hears as latency, and synthesis time
+grows with text length, so the first chunk is kept short (a clause or a few words). After that
+the engine runs ahead of playback, and whole sentences give the best prosody. Every function
+here only cuts at whitespace and never rewrites a word, so ``" ".join(chunks).split()`` always
+equals ``text.split()``: nothing the LLM said is dropped, duplicated or reordered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+__all__ = ["chunk_text", "split_sentences", "split_to_fit"]
+
+_CLOSERS = r"[\"'»”’)\]]"  # closing quotes and brackets
+# Sentence-final punctuation (runs like "?!", "...", "?.." included), then closing quotes or
+# brackets, then whitespace. Requiring whitespace leaves "3.14", "ABC.def" and "e.g.x" whole.
+_TERMINATOR = re.compile(rf"[.!?…]+{_CLOSERS}*(?=\s)")
+_PARAGRAPH = re.compile(r"\n[^\S\n]*\n\s*")
+# A word that ends a clause: trailing , ; : or a dash, possibly followed by closing quotes.
+_CLAUSE_END = re.compile(rf"[,;:—–]{_CLOSERS}*$")
+_DASH_WORDS = frozenset({"—", "–", "-", "--"})
+# One or more initials: "J.", "J.R.R.", "А.С." ("J. Smith" stays one sentence).
+_INITIALS = re.compile(r"(?:[A-ZА-ЯЁ]\.)+")
+
+# Abbreviations after which a capitalized word usually does not start a new sentence. Ones that
+# also commonly end a sentence ("etc.", "Inc.", "и др.", "руб.") are left out on purpose: a
+# wrong split there costs a short pause, a wrong merge costs a long chunk.
+_ABBREVIATIONS = frozenset(
+    {
+        # English
+        "mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "jr.", "sr.", "vs.", "mt.", "capt.",
+        "col.", "gen.", "lt.", "sgt.", "rev.", "hon.", "e.g.", "i.e.", "cf.", "a.k.a.",
+        "approx.", "fig.", "ft.", "ave.", "blvd.", "jan.", "feb.", "apr.", "aug.", "sep.",
+        "sept.", "oct.", "nov.", "dec.",
+        # Russian
+        "т.е.", "т.к.", "т.н.", "т.ч.", "т.о.", "и.о.", "г.", "гг.", "ул.", "д.", "им.",
+        "проф.", "акад.", "тов.", "гр.", "стр.", "см.", "рис.", "напр.", "пр.", "кв.", "обл.",
+    }
+)  # fmt: skip
+# Abbreviations that are only taken as such before a number ("No. 5", but "I said no. Then").
+_NUMBER_ABBREVIATIONS = frozenset({"no.", "nos.", "vol.", "ch.", "pp.", "тел."})
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences at ``.``, ``!``, ``?``, ``…`` (and runs like ``?!``).
+
+    A terminator splits only when whitespace follows it and the next word does not start with
+    a lowercase letter, and not after a known abbreviation ("Mr.", "e.g.", "т.е.", "г.") or
+    initials ("J. Smith"). Decimals ("3.14") never split since no whitespace follows the dot.
+    Blank lines (paragraph breaks) also end a sentence.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The sentences, stripped and non-empty, in order; each is a verbatim slice of ``text``.
+    """
+    sentences: list[str] = []
+    for paragraph in _PARAGRAPH.split(text):
+        start = 0
+        for match in _TERMINATOR.finditer(paragraph):
+            if _is_sentence_end(paragraph, match):
+                sentences.append(paragraph[start : match.end()].strip())
+                start = match.end()
+        sentences.append(paragraph[start:].strip())
+    return [sentence for sentence in sentences if sentence]
+
+
+def _is_sentence_end(text: str, match: re.Match[str]) -> bool:
+    """Decide whether the terminator ``match`` really ends a sentence."""
+    rest = text[match.end() :].lstrip()
+    if not rest:
+        return False  # the paragraph's end closes the sentence anyway
+    if rest[0].islower():
+        return False  # "e.g. this", "т.е. это", "Wait... what": the sentence goes on
+    if match.group() != ".":
+        return True  # "!", "?", "...", or a dot inside quotes is a real end
+    word_start = match.start()
+    while word_start > 0 and not text[word_start - 1].isspace():
+        word_start -= 1
+    word = text[word_start : match.end()].lstrip("\"'«“‘([")
+    if word.lower() in _ABBREVIATIONS or _INITIALS.fullmatch(word):
+        return False
+    return not (rest[0].isdigit() and word.lower() in _NUMBER_ABBREVIATIONS)
+
+
+def _is_clause_end(word: str) -> bool:
+    """Tell whether a clause ends after ``word`` (a trailing , ; : or a dash)."""
+    return word in _DASH_WORDS or _CLAUSE_END.search(word) is not None
+
+
+def _split_clauses(text: str) -> list[str]:
+    """Split text after each clause-ending word; a spaced dash stays with the clause before."""
+    clauses: list[str] = []
+    current: list[str] = []
+    for word in text.split():
+        current.append(word)
+        if _is_clause_end(word):
+            clauses.append(" ".join(current))
+            current = []
+    if current:
+        clauses.append(" ".join(current))
+    return clauses
+
+
+# Ever finer ways to cut text, tried in order by split_to_fit.
+_LEVELS: tuple[Callable[[str], list[str]], ...] = (split_sentences, _split_clauses, str.split)
+
+
+def split_to_fit(text: str, fits: Callable[[str], bool]) -> list[str]:
+    """Cut text into as few pieces as possible that each satisfy ``fits``.
+
+    Used by engines with an input limit (Kokoro's 510 phoneme tokens): the text is cut at
+    sentence, then clause, then word boundaries, and neighbouring pieces are packed back
+    together greedily while they still fit, so the engine gets long, natural stretches.
+
+    Args:
+        text: The text to cut.
+        fits: Tells whether a piece is acceptable; it should be monotonic (a piece of a fitting
+            text fits too). It is called O(number of pieces) times.
+
+    Returns:
+        ``[text]`` unchanged when it fits; otherwise whitespace-normalized pieces in order.
+        A single word that does not fit is returned alone (the engine then truncates or
+        rejects it); empty or whitespace-only text gives ``[]``. No word is dropped.
+    """
+    if not text.strip():
+        return []
+    if fits(text):
+        return [text]
+    return _split_level(text, fits, 0)
+
+
+def _split_level(text: str, fits: Callable[[str], bool], level: int) -> list[str]:
+    """Split ``text`` (which does not fit) at ``_LEVELS[level]`` and pack the pieces."""
+    if level >= len(_LEVELS):
+        return [text]  # a single word that does not fit: nothing finer to cut at
+    parts = _LEVELS[level](text)
+    if len(parts) <= 1:
+        return _split_level(text, fits, level + 1)
+
+    pieces: list[str] = []
+    current: str | None = None
+    for part in parts:
+        if current is not None:
+            joined = f"{current} {part}"
+            if fits(joined):
+                current = joined
+                continue
+            pieces.append(current)
+            current = None
+        if fits(part):
+            current = part
+        else:
+            pieces.extend(_split_level(part, fits, level + 1))
+    if current is not None:
+        pieces.append(current)
+    return pieces
+
+
+def chunk_text(text: str, *, first_chunk_words: int = 6, max_chunk_chars: int = 300) -> list[str]:
+    """Cut text into chunks for streaming synthesis: a short first chunk, then sentences.
+
+    The first chunk is the first clause when it has at most ``first_chunk_words`` words,
+    otherwise the first ``first_chunk_words`` words, so the first audio comes quickly. It
+    never leaves 1-2 stray words of its sentence behind (a lone "today." sounds odd): then the
+    whole sentence is the first chunk. Text of at most ``first_chunk_words + 2`` words is one
+    chunk. After the first chunk, each sentence is one chunk; a sentence over
+    ``max_chunk_chars`` is cut at clause, then word boundaries.
+
+    Args:
+        text: The text to chunk (typically already passed through ``clean_text``).
+        first_chunk_words: The most words the first chunk may have (barring the 1-2 word rule).
+        max_chunk_chars: The longest chunk in characters; only a single longer word exceeds it.
+
+    Returns:
+        Non-empty, whitespace-normalized chunks with ``" ".join(chunks).split() ==
+        text.split()``; ``[]`` for empty or whitespace-only text.
+
+    Raises:
+        ValueError: ``first_chunk_words`` or ``max_chunk_chars`` is less than 1.
+    """
+    if first_chunk_words < 1:
+        raise ValueError(f"first_chunk_words must be at least 1, got {first_chunk_words}")
+    if max_chunk_chars < 1:
+        raise ValueError(f"max_chunk_chars must be at least 1, got {max_chunk_chars}")
+
+    sentences = [" ".join(sentence.split()) for sentence in split_sentences(text)]
+    if not sentences:
+        return []
+    whole = " ".join(sentences)
+    if len(whole.split()) <= first_chunk_words + 2 and len(whole) <= max_chunk_chars:
+        return [whole]
+
+    first, rest = _split_first(sentences[0], first_chunk_words)
+    chunks = _fit_chars(first, max_chunk_chars)
+    if rest:
+        chunks.extend(_fit_chars(rest, max_chunk_chars))
+    for sentence in sentences[1:]:
+        chunks.extend(_fit_chars(sentence, max_chunk_chars))
+    return chunks
+
+
+def _split_first(sentence: str, max_words: int) -> tuple[str, str]:
+    """Split the first sentence into (first chunk, remainder); the remainder may be empty."""
+    words = sentence.split()
+    clause_words = next((i + 1 for i, word in enumerate(words) if _is_clause_end(word)), len(words))
+    take = min(clause_words, max_words)
+    if len(words) - take <= 2:
+        take = len(words)  # never strand 1-2 words: this sentence has <= max_words + 2 words
+    return " ".join(words[:take]), " ".join(words[take:])
+
+
+def _fit_chars(text: str, max_chars: int) -> list[str]:
+    """Cut one sentence into pieces of at most ``max_chars`` characters."""
+    return split_to_fit(text, lambda piece: len(piece) <= max_chars)
