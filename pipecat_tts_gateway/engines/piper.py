@@ -17,13 +17,8 @@ import numpy as np
 import onnxruntime as ort
 from loguru import logger
 
-from pipecat_tts_gateway.engines.base import (
-    CancelToken,
-    Engine,
-    EngineAudio,
-    InferenceCancelled,
-    WordTiming,
-)
+from pipecat_tts_gateway.engines.alignment import PhonemeSpan, align_words
+from pipecat_tts_gateway.engines.base import CancelToken, Engine, EngineAudio, InferenceCancelled
 from pipecat_tts_gateway.engines.espeak_lock import ESPEAK_LOCK
 from pipecat_tts_gateway.engines.kokoro import _file_identity
 from pipecat_tts_gateway.errors import ModelMissingError, UnknownVoiceError
@@ -155,7 +150,7 @@ class PiperEngine(Engine):
         # espeak's sentences are not ours: word times are matched against all of the text's words.
         words = text.split()
         audio_parts: list[np.ndarray] = []
-        groups: list[tuple[float, float]] = []
+        spans: list[PhonemeSpan] = []
         offset = 0
         for phonemes in sentences:
             if cancel.cancelled:
@@ -167,27 +162,23 @@ class PiperEngine(Engine):
             audio, per_id = result if isinstance(result, tuple) else (result, None)
             audio = np.clip(np.asarray(audio, dtype=np.float32).reshape(-1) * GAIN, -1.0, 1.0)
             if per_id is not None:
-                groups.extend(
-                    (offset + s, offset + e) for s, e in _word_spans(phonemes, ids, per_id, config)
+                spans.extend(
+                    PhonemeSpan(offset + s.start, offset + s.end, s.phonemes)
+                    for s in _word_spans(phonemes, ids, per_id, config)
                 )
             offset += len(audio)
             audio_parts.append(audio)
         if not audio_parts:
             return
         samples = np.concatenate(audio_parts)
-        timings = None
-        if len(groups) == len(words):
-            rate = float(self.sample_rate)
-            timings = tuple(
-                WordTiming(w, s / rate, e / rate) for w, (s, e) in zip(words, groups, strict=True)
-            )
+        timings = align_words(words, spans, self.sample_rate)
         yield EngineAudio(samples=samples, sample_rate=self.sample_rate, text=text, words=timings)
 
 
 def _word_spans(
     phonemes: list[str], ids: list[int], per_id: np.ndarray, config: object
-) -> list[tuple[int, int]]:
-    """Sample ranges of the space-separated phoneme words of one sentence.
+) -> list[PhonemeSpan]:
+    """Sample ranges and sizes of the space-separated phoneme words of one sentence.
 
     Piper's ids are BOS, then each phoneme followed by a PAD, then EOS; a phoneme's samples are
     its own id's plus its PAD's. Words are the runs between space phonemes.
@@ -198,8 +189,9 @@ def _word_spans(
         return []
     pos = len(id_map.get("^", [])) + len(id_map.get("_", []))
     cursor = int(samples[:pos].sum())
-    spans: list[tuple[int, int]] = []
+    spans: list[PhonemeSpan] = []
     start: int | None = None
+    count = 0
     for phoneme in phonemes:
         if phoneme not in id_map:  # piper drops unknown phonemes, PAD included
             continue
@@ -207,12 +199,13 @@ def _word_spans(
         width = int(samples[pos : pos + n].sum())
         if phoneme == " ":
             if start is not None:
-                spans.append((start, cursor))
-                start = None
-        elif start is None and phoneme.isalpha():
-            start = cursor
+                spans.append(PhonemeSpan(start, cursor, count))
+                start, count = None, 0
+        elif phoneme.isalpha():
+            start = cursor if start is None else start
+            count += 1
         cursor += width
         pos += n
     if start is not None:
-        spans.append((start, cursor))
+        spans.append(PhonemeSpan(start, cursor, count))
     return spans
