@@ -1,4 +1,4 @@
-"""`tts-gateway`: say, models (and the other doors as they land).
+"""`tts-gateway`: say, serve, prerender, models.
 
 Logs go to stderr; the last stdout line of `say` is one JSON object, so scripts can read the
 result with `tail -n 1`.
@@ -57,6 +57,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     say.add_argument("--config", type=Path, help="config file (default: config.yaml)")
 
+    prerender = sub.add_parser(
+        "prerender",
+        help="render prerender.common_phrases into the configured cache tiers (e.g. to fill a "
+        "shared Redis before scaling out)",
+    )
+    prerender.add_argument("--config", type=Path, help="config file (default: config.yaml)")
+
+    serve = sub.add_parser("serve", help="run the HTTP API (default of `python -m`)")
+    serve.add_argument("--host", help="interface to bind (default: server.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (default: server.port, 8002)")
+    serve.add_argument("--config", type=Path, help="config file (default: config.yaml)")
+
     models = sub.add_parser("models", help="fetch or list model files")
     models_sub = models.add_subparsers(dest="models_command", required=True)
     fetch = models_sub.add_parser("fetch", help="download, assemble and verify every model")
@@ -77,8 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "say":
             return asyncio.run(_say(args))
+        if args.command == "prerender":
+            return asyncio.run(_prerender(args))
         if args.command == "models":
             return _models(args)
+        if args.command == "serve":
+            from pipecat_tts_gateway.server import serve
+
+            serve(GatewayConfig.load(args.config), args.host, args.port)
     except GatewayError as exc:
         print(json.dumps({"error": {"code": exc.code, "message": str(exc)}}, ensure_ascii=False))
         logger.error("{}", exc)
@@ -113,6 +131,27 @@ async def _say(args: argparse.Namespace) -> int:
     result = stream.summary() | {"format": fmt.value, "output": str(args.output)}
     print(json.dumps(result, ensure_ascii=False))
     return 0
+
+
+async def _prerender(args: argparse.Namespace) -> int:
+    """Fill the cache with a progress bar; the last stdout line is the final state as JSON."""
+    from tqdm import tqdm
+
+    from pipecat_tts_gateway.gateway import Gateway
+
+    # Log through tqdm so log lines do not tear the progress bar.
+    logger.remove()
+    logger.add(
+        lambda message: tqdm.write(message, end="", file=sys.stderr),
+        level="DEBUG" if args.verbose else "INFO",
+    )
+    config = GatewayConfig.load(args.config)
+    async with Gateway(config) as gateway:
+        with tqdm(total=len(config.prerender.common_phrases), unit="phrase") as bar:
+            cached = await gateway.prerender(progress=lambda _: bar.update())
+        state = gateway.prerender_state
+    print(json.dumps(state | {"cached": cached}, ensure_ascii=False))
+    return 0 if state["state"] == "completed" else 1
 
 
 def _models(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ DEFAULT_CONFIG_PATH = Path("config.yaml")
 ENV_ALIASES: dict[str, tuple[str, ...]] = {
     "TTS_GATEWAY_REDIS_URL": ("cache", "redis_url"),
     "TTS_GATEWAY_MODELS_DIR": ("models_dir",),
+    "TTS_GATEWAY_API_KEY": ("server", "api_key"),
 }
 
 
@@ -129,16 +130,87 @@ class PrerenderConfig:
     """The seed's prerender block: phrases rendered into the cache at start.
 
     Attributes:
-        enabled: Render `common_phrases` at start.
+        enabled: Render `common_phrases` at start, in the background while requests are served
+            (`Gateway.start_prerender()`, called by the long-running doors).
         cache_dir: Directory of the file cache tier.
-        ttl_seconds: Lifetime of cache entries.
-        common_phrases: Phrases to render.
+        ttl_seconds: Lifetime of cache entries in every tier, counted from synthesis; 0 means
+            they never expire.
+        common_phrases: Phrases to render (with the default routing, as a plain request would).
     """
 
     enabled: bool = True
     cache_dir: str = "cache/tts"
     ttl_seconds: int = 3600
     common_phrases: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """The segment audio cache: memory → files → Redis (directory and TTL: `prerender`).
+
+    Attributes:
+        enabled: Cache at all; off makes every request synthesize (and prerender a no-op).
+        memory_max_bytes: Budget of the in-process tier (LRU). 64 MiB holds about 11 minutes
+            of 24 kHz audio, far more than an agent's stock phrases.
+        file_max_bytes: Budget of the file tier in `prerender.cache_dir` (LRU); 0 turns the file
+            tier off (memory and Redis only).
+        redis_url: Redis shared by several gateway processes, e.g. `redis://localhost:6379/0`
+            (also `TTS_GATEWAY_REDIS_URL`). Empty: no Redis tier.
+        redis_timeout_s: Connect and read timeout of each Redis call; a slower Redis counts as
+            down, so a sick Redis costs a request at most this once.
+        redis_retry_s: How often a Redis that went down is probed to be used again.
+    """
+
+    enabled: bool = True
+    memory_max_bytes: int = 64 * 2**20
+    file_max_bytes: int = 512 * 2**20
+    redis_url: str = ""
+    redis_timeout_s: float = 1.0
+    redis_retry_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("memory_max_bytes", "file_max_bytes"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"cache.{name} must not be negative")
+        for name in ("redis_timeout_s", "redis_retry_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"cache.{name} must be positive")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The HTTP door (`tts-gateway serve`).
+
+    Attributes:
+        host: Interface to bind; loopback by default so nothing is exposed by accident.
+        port: TCP port.
+        api_key: When set, every endpoint but /health needs `Authorization: Bearer <key>`
+            (also `TTS_GATEWAY_API_KEY`). Empty means no authentication.
+        max_concurrent: Syntheses running at once; more only slice the same CPU cores thinner.
+        max_queue: Requests waiting for a slot; past it a request gets 503 with Retry-After
+            instead of queueing memory without bound.
+        queue_timeout_s: Longest wait for a slot before 503.
+        retry_after_s: The Retry-After a 503 suggests.
+        max_body_bytes: Largest request body read (413 past it), before any JSON parsing.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8002
+    api_key: str = ""
+    max_concurrent: int = 4
+    max_queue: int = 64
+    queue_timeout_s: float = 60.0
+    retry_after_s: int = 2
+    max_body_bytes: int = 1_048_576
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"server.port: {self.port} is not a TCP port")
+        for name in ("max_concurrent", "queue_timeout_s", "retry_after_s", "max_body_bytes"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"server.{name} must be positive")
+        if self.max_queue < 0:
+            raise ConfigError("server.max_queue must not be negative")
 
 
 def _default_routing() -> dict[str, list[RouteConfig]]:
@@ -163,6 +235,8 @@ class GatewayConfig:
             in that language's chain; the configured chain stays behind it as fallback.
         streaming: Chunking and look-ahead.
         prerender: The seed's prerender block.
+        cache: The segment audio cache.
+        server: The HTTP door.
     """
 
     models_dir: str = "models"
@@ -173,6 +247,8 @@ class GatewayConfig:
     profiles: dict[str, dict[str, RouteConfig]] = field(default_factory=dict)
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
     prerender: PrerenderConfig = field(default_factory=PrerenderConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
 
     @classmethod
     def load(

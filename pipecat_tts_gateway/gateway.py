@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -21,6 +21,7 @@ import numpy as np
 from loguru import logger
 
 from pipecat_tts_gateway.audio import SUPPORTED_SAMPLE_RATES, fade, resample
+from pipecat_tts_gateway.cache import AudioCache, CachedSegment, segment_key
 from pipecat_tts_gateway.config import GatewayConfig
 from pipecat_tts_gateway.engines.base import Engine, EngineAudio, WordTiming
 from pipecat_tts_gateway.errors import (
@@ -29,6 +30,7 @@ from pipecat_tts_gateway.errors import (
     InvalidAudioFormatError,
     NoEngineAvailableError,
 )
+from pipecat_tts_gateway.prerender import Prerenderer
 from pipecat_tts_gateway.routing import EngineHealth, Route, Router, SegmentPlan
 from pipecat_tts_gateway.text import chunk_text, clean_text
 
@@ -113,6 +115,10 @@ class SynthesisStream:
 
     Synthesis starts on the first `__anext__` and runs up to `lookahead` chunks ahead of the
     consumer. Closing the stream (or cancelling its consumer) stops the work behind it.
+
+    `cache` is "hit" when every segment came from the cache and "miss" otherwise (None with
+    caching off). It is known from the first chunk of each segment on: "miss" is final at once,
+    "hit" holds for the segments so far and is final when the stream ends.
     """
 
     def __init__(self, gateway: Gateway, plans: list[SegmentPlan], sample_rate: int) -> None:
@@ -171,14 +177,20 @@ class SynthesisStream:
     async def _produce(self) -> None:
         try:
             for plan in self._plans:
-                async for route, piece, fallback in self._gateway.segment_audio(plan):
-                    if len(self.segments) <= plan.index:
-                        self.segments.append(
-                            SegmentResult(
-                                plan.language, plan.text, route.engine, route.voice, fallback
+                source = self._gateway.segment_source(plan)
+                async with contextlib.aclosing(source):
+                    async for route, piece, fallback in source:
+                        if len(self.segments) <= plan.index:
+                            self.segments.append(
+                                SegmentResult(
+                                    plan.language, plan.text, route.engine, route.voice, fallback
+                                )
                             )
-                        )
-                    await self._queue.put(self._convert(plan, route, piece))
+                            self._note_cache(source.hit)
+                        await self._queue.put(self._convert(plan, route, piece))
+                        # Let the consumer take it now: cached pieces come without a pause, and
+                        # converting the look-ahead first would delay a hit's first chunk.
+                        await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -188,6 +200,10 @@ class SynthesisStream:
             await self._queue.put(exc)
             return
         await self._queue.put(None)
+
+    def _note_cache(self, hit: bool | None) -> None:
+        if hit is not None and self.cache != "miss":
+            self.cache = "hit" if hit else "miss"
 
     def _convert(self, plan: SegmentPlan, route: Route, piece: EngineAudio) -> AudioChunk:
         samples = resample(piece.samples, piece.sample_rate, self.sample_rate)
@@ -243,6 +259,8 @@ class Gateway:
             retry_interval_s=self.config.streaming.retry_interval_s,
             executor=self._executor,
         )
+        self.cache = AudioCache(self.config) if self.config.cache.enabled else None
+        self._prerenderer = Prerenderer(self)
         self._started = False
 
     @property
@@ -266,7 +284,10 @@ class Gateway:
         self._started = True
 
     async def close(self) -> None:
+        await self._prerenderer.close()
         await self.health.close()
+        if self.cache is not None:
+            await self.cache.close()  # finishes pending write-backs first
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def __aenter__(self) -> Gateway:
@@ -307,6 +328,62 @@ class Gateway:
             parts = [chunk.samples async for chunk in stream]
         audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         return audio, stream
+
+    async def prerender(
+        self,
+        phrases: Sequence[str] | None = None,
+        *,
+        progress: Callable[[str], None] | None = None,
+    ) -> int:
+        """Render phrases (default: `prerender.common_phrases`) into the cache now.
+
+        A plain `synthesize()` of a prerendered phrase (any sample rate) is then a cache hit.
+        Returns how many phrases are cached; see `Prerenderer.run`.
+        """
+        return await self._prerenderer.run(phrases, progress=progress)
+
+    def start_prerender(self) -> asyncio.Task[int] | None:
+        """Prerender the configured phrases in the background while requests are served.
+
+        For long-running doors at start; returns None when `prerender.enabled` is off, there
+        are no phrases, or the cache is disabled. `close()` cancels it.
+        """
+        return self._prerenderer.start()
+
+    @property
+    def prerender_state(self) -> dict[str, Any]:
+        """{"state": idle|running|completed|failed, "done": n, "total": n} for /health."""
+        return self._prerenderer.status
+
+    def segment_source(self, plan: SegmentPlan) -> CachedSegment:
+        """One run's (route, piece, fallback) through the cache, when it is enabled.
+
+        The cache is asked for the chain's routes in order up to the first healthy one: the
+        route that would speak now, and the better ones whose engines are down (their cached
+        audio is still good). Never a route behind a healthy one: a request for af_bella must
+        not be served af_heart's audio just because that is cached. A full miss renders with
+        `segment_audio` (once, however many requests ask at the same time) and stores it under
+        the route that spoke.
+        """
+        if self.cache is None:
+            return CachedSegment(plan, self.segment_audio)
+        lookup: list[Route] = []
+        for route in plan.chain:
+            lookup.append(route)
+            if self.health.is_healthy(route.engine):
+                break
+        return CachedSegment(
+            plan,
+            self.segment_audio,
+            self.cache,
+            lookup=lookup,
+            key=lambda route: segment_key(
+                route,
+                self._engines[route.engine].model_id(route.voice),
+                plan.language,
+                plan.text,
+            ),
+        )
 
     async def segment_audio(
         self, plan: SegmentPlan

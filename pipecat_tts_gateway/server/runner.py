@@ -1,0 +1,105 @@
+"""`tts-gateway serve`: warm the engines, start prerendering, then serve HTTP with uvicorn.
+
+The gateway starts before the socket is bound, so the first request never waits for a model to
+load; the ready line is logged once uvicorn is actually listening, with the bound address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+
+import uvicorn
+from loguru import logger
+
+from pipecat_tts_gateway.config import GatewayConfig
+from pipecat_tts_gateway.gateway import Gateway
+from pipecat_tts_gateway.server.app import create_app
+
+# Open streams get this long to finish on shutdown before they are cut.
+GRACEFUL_SHUTDOWN_S = 5
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that a signal only stops serving.
+
+    uvicorn re-raises SIGINT/SIGTERM once it has stopped, which for SIGTERM (docker stop,
+    systemd) kills the process before the gateway is closed and the cache's pending
+    write-backs are lost. Here the signal ends `serve()` and the caller closes the gateway.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in _SIGNALS:
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in _SIGNALS:
+                loop.remove_signal_handler(sig)
+
+
+class _ToLoguru(logging.Handler):
+    """Send uvicorn's standard-library logging (startup, access log) through loguru."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.patch(
+            lambda r: r.update(name=record.name, function=record.funcName, line=record.lineno)
+        ).opt(exception=record.exc_info).log(level, "{}", record.getMessage())
+
+
+def serve(config: GatewayConfig, host: str | None = None, port: int | None = None) -> None:
+    """Run the server until interrupted.
+
+    Args:
+        config: The whole configuration; `config.server` has the defaults for host and port.
+        host: Overrides `server.host`.
+        port: Overrides `server.port` (0 picks a free port; the ready line names it).
+    """
+    logging.basicConfig(handlers=[_ToLoguru()], level=logging.INFO, force=True)
+    asyncio.run(
+        _serve(config, host or config.server.host, config.server.port if port is None else port)
+    )
+
+
+async def _serve(config: GatewayConfig, host: str, port: int) -> None:
+    gateway = Gateway(config)
+    await gateway.start()
+    try:
+        gateway.start_prerender()
+        server = _Server(
+            uvicorn.Config(
+                create_app(gateway, config.server),
+                host=host,
+                port=port,
+                log_config=None,
+                lifespan="off",
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            )
+        )
+        serving = asyncio.create_task(server.serve())
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            bound_host, bound_port = server.servers[0].sockets[0].getsockname()[:2]
+            logger.info(
+                "TTS gateway ready on http://{}:{} (engines: {}; languages: {}; auth: {})",
+                bound_host,
+                bound_port,
+                ", ".join(gateway.engines),
+                ", ".join(gateway.router.languages),
+                "API key" if config.server.api_key else "off",
+            )
+        await serving
+    finally:
+        await gateway.close()
+        logger.info("TTS gateway stopped")
