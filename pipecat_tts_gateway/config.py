@@ -298,8 +298,18 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
             if not isinstance(child, dict):
                 raise ConfigError(f"{name}: {'.'.join(keys)} does not name a setting")
             node = child
-        # YAML parsing gives env strings the same types as the file ("3" → 3, "true" → True).
-        node[keys[-1]] = yaml.safe_load(value) if value.strip() else ""
+        node[keys[-1]] = _EnvValue(value)
+
+
+class _EnvValue(str):
+    """An environment string: typed like YAML ("3" → 3, "true" → True) unless a str is wanted,
+    so TTS_GATEWAY_API_KEY=12345 stays the string "12345"."""
+
+    def parsed(self) -> Any:
+        try:
+            return yaml.safe_load(self) if self.strip() else ""
+        except yaml.YAMLError:
+            return str(self)  # reported as a wrong type by the caller
 
 
 def _build(cls: type[T], data: Any, where: str) -> T:
@@ -319,6 +329,8 @@ def _build(cls: type[T], data: Any, where: str) -> T:
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:
+    if isinstance(value, _EnvValue):
+        value = str(value) if tp is str else value.parsed()
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, where)

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,6 +31,7 @@ from pipecat_tts_gateway.errors import (
 )
 from pipecat_tts_gateway.prerender import Prerenderer
 from pipecat_tts_gateway.routing import EngineHealth, Route, Router, SegmentPlan
+from pipecat_tts_gateway.scheduling import FIRST_AUDIO, PriorityExecutor
 from pipecat_tts_gateway.text import chunk_text, clean_text
 
 # Ramps at every piece boundary: long enough to hide a discontinuity, too short to hear.
@@ -175,6 +175,7 @@ class SynthesisStream:
         await self.aclose()
 
     async def _produce(self) -> None:
+        FIRST_AUDIO.set(True)  # this task's context only: until the first chunk is queued
         try:
             for plan in self._plans:
                 source = self._gateway.segment_source(plan)
@@ -188,6 +189,7 @@ class SynthesisStream:
                             )
                             self._note_cache(source.hit)
                         await self._queue.put(self._convert(plan, route, piece))
+                        FIRST_AUDIO.set(False)
                         # Let the consumer take it now: cached pieces come without a pause, and
                         # converting the look-ahead first would delay a hit's first chunk.
                         await asyncio.sleep(0)
@@ -251,8 +253,9 @@ class Gateway:
         self.config = config or GatewayConfig.load()
         self._engines: dict[str, Engine] = dict(engines) if engines is not None else {}
         self._build = engines is None
-        # Inference threads; each ONNX session already uses `threads` cores of its own.
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tts-infer")
+        # Inference threads; each ONNX session already uses `threads` cores of its own. First
+        # chunks of new streams go ahead of follow-up chunks of older ones.
+        self._executor = PriorityExecutor(max_workers=2)
         self.router = Router(self.config, self._engines)
         self.health = EngineHealth(
             self._engines,
@@ -262,13 +265,18 @@ class Gateway:
         self.cache = AudioCache(self.config) if self.config.cache.enabled else None
         self._prerenderer = Prerenderer(self)
         self._started = False
+        self._start_lock = asyncio.Lock()
 
     @property
     def engines(self) -> Mapping[str, Engine]:
         return self._engines
 
     async def start(self) -> None:
-        """Load and warm the engines (off the event loop); idempotent."""
+        """Load and warm the engines (off the event loop); idempotent and safe to race."""
+        async with self._start_lock:
+            await self._start()
+
+    async def _start(self) -> None:
         if self._started:
             return
         if self._build:

@@ -24,7 +24,8 @@ def run(*args: str, env: dict[str, str] | None = None, prefix: list[str] | None 
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, **(env or {})},
+        # No file tier: these runs must neither read nor leave entries in the repo's cache.
+        env={**os.environ, "TTS_GATEWAY_CACHE__FILE_MAX_BYTES": "0", **(env or {})},
     )
 
 
@@ -45,6 +46,7 @@ def test_say_english_and_russian(tmp_path: Path) -> None:
     result = last_json(en.stdout)
     for key in ("engine", "voice", "language", "sample_rate", "duration_s", "first_audio_ms"):
         assert key in result
+    assert result["cache"] == "miss"
     assert (result["engine"], result["language"]) == ("kokoro", "en")
     audio, rate = read_wav(tmp_path / "hello.wav")
     assert rate == result["sample_rate"] and abs(len(audio) / rate - result["duration_s"]) < 0.01

@@ -63,6 +63,13 @@ def test_env_overrides_file(tmp_path: Path) -> None:
     assert config.fallback_tts.speed == 1.2
 
 
+def test_env_strings_stay_strings_where_a_string_is_wanted(tmp_path: Path) -> None:
+    config = GatewayConfig.load(write(tmp_path, SEED), environ={"TTS_GATEWAY_API_KEY": "12345"})
+    assert config.server.api_key == "12345"
+    env = {"TTS_GATEWAY_PRIMARY_TTS__VOICE": "true"}
+    assert GatewayConfig.load(write(tmp_path, SEED), environ=env).primary_tts.voice == "true"
+
+
 def test_env_names_the_config_file(tmp_path: Path) -> None:
     path = write(tmp_path, "default_language: ru\n")
     assert GatewayConfig.load(environ={"TTS_GATEWAY_CONFIG": str(path)}).default_language == "ru"

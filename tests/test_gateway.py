@@ -23,10 +23,11 @@ from pipecat_tts_gateway.errors import (
 )
 from tests.speech import transcribe, word_error_rate
 
-# Measured: Kokoro sentences came back with WER 0.0-0.1, Piper joe 0.0-0.2; the bounds leave room
-# for recognizer noise, while noise, silence or the wrong language score near 1.0.
+# Measured over 6 runs per sentence: Kokoro WER 0.0-0.08; Piper joe 0.0-0.29 on the sentences
+# used with it (Piper samples noise, so its output varies run to run). Noise, silence or the
+# wrong language score near 1.0.
 KOKORO_WER_BOUND = 0.25
-PIPER_WER_BOUND = 0.35
+PIPER_WER_BOUND = 0.4
 
 ENGLISH = [
     "The train to the airport leaves every twenty minutes.",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -143,3 +145,11 @@ class Engine(ABC):
                 yield piece  # type: ignore[misc]
         finally:
             cancel.cancel()
+
+
+def file_identity(path: Path) -> str:
+    """Name + size + a hash of the first MiB: cheap, and changes when the model file does."""
+    with path.open("rb") as f:
+        head = f.read(1 << 20)
+    digest = hashlib.sha256(head).hexdigest()[:12]
+    return f"{path.name}:{path.stat().st_size}:{digest}"

@@ -7,7 +7,6 @@ audio is bit-identical) and gives word timestamps for free.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -24,8 +23,10 @@ from pipecat_tts_gateway.engines.base import (
     EngineAudio,
     InferenceCancelled,
     WordTiming,
+    file_identity,
 )
 from pipecat_tts_gateway.engines.kokoro_g2p import EnglishG2P, PhonemizedToken
+from pipecat_tts_gateway.engines.pauses import trim_padding
 from pipecat_tts_gateway.errors import ModelMissingError, UnknownVoiceError
 from pipecat_tts_gateway.text import split_to_fit
 
@@ -107,7 +108,7 @@ class KokoroEngine(Engine):
         outputs = [o.name for o in self._session.get_outputs()]
         self._has_durations = "duration" in outputs
         self._audio_output = next(o for o in outputs if o != "duration")
-        self._model_id = _file_identity(files.model_path if files.model_path.exists() else model)
+        self._model_id = file_identity(files.model_path if files.model_path.exists() else model)
         self._g2p = EnglishG2P()
         self.check_voice(self._default_voice)
         logger.info(
@@ -190,7 +191,9 @@ class KokoroEngine(Engine):
             # Only a single word with over 510 phoneme tokens can still be too long here.
             audio, durations = self._infer(ids[:MAX_TOKENS], style_table, speed, cancel)
             words = _word_times(tokens, durations, self.tokenize) if durations is not None else None
-            yield EngineAudio(samples=audio, sample_rate=SAMPLE_RATE, text=part, words=words)
+            yield trim_padding(
+                EngineAudio(samples=audio, sample_rate=SAMPLE_RATE, text=part, words=words)
+            )
 
     def _infer(
         self, ids: list[int], style_table: np.ndarray, speed: float, cancel: CancelToken
@@ -236,11 +239,3 @@ def _word_times(
             words.append(WordTiming(token.text, start, end))
         position += n
     return tuple(words)
-
-
-def _file_identity(path: Path) -> str:
-    """Name + size + a hash of the first MiB: cheap, and changes when the model file does."""
-    with path.open("rb") as f:
-        head = f.read(1 << 20)
-    digest = hashlib.sha256(head).hexdigest()[:12]
-    return f"{path.name}:{path.stat().st_size}:{digest}"

@@ -18,9 +18,14 @@ import onnxruntime as ort
 from loguru import logger
 
 from pipecat_tts_gateway.engines.alignment import PhonemeSpan, align_words
-from pipecat_tts_gateway.engines.base import CancelToken, Engine, EngineAudio, InferenceCancelled
+from pipecat_tts_gateway.engines.base import (
+    CancelToken,
+    Engine,
+    EngineAudio,
+    InferenceCancelled,
+    file_identity,
+)
 from pipecat_tts_gateway.engines.espeak_lock import ESPEAK_LOCK
-from pipecat_tts_gateway.engines.kokoro import _file_identity
 from pipecat_tts_gateway.errors import ModelMissingError, UnknownVoiceError
 
 
@@ -75,7 +80,7 @@ class PiperEngine(Engine):
                 sessions[spec.model_path] = self._session(spec.model_path)
             config = PiperConfig.from_dict(json.loads(spec.config_path.read_text("utf-8")))
             self._voices[spec.name] = PiperVoice(session=sessions[spec.model_path], config=config)
-            self._ids[spec.name] = _file_identity(spec.model_path) + ":" + spec.config_path.name
+            self._ids[spec.name] = file_identity(spec.model_path) + ":" + spec.config_path.name
             if spec.standin:
                 logger.warning(
                     "Piper voice {} is the offline STAND-IN ({} reading {} phonemes), not a "
