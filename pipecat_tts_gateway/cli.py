@@ -1,4 +1,4 @@
-"""`tts-gateway`: say, serve, prerender, models.
+"""`tts-gateway`: say, serve, prerender, models, bench.
 
 Logs go to stderr; the last stdout line of `say` is one JSON object, so scripts can read the
 result with `tail -n 1`.
@@ -78,6 +78,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing = models_sub.add_parser("list", help="show model files and their state")
     listing.add_argument("--models-dir", type=Path, default=Path("models"))
+
+    bench = sub.add_parser(
+        "bench",
+        help="measure first audio, real-time factor, concurrency and memory against pipecat's "
+        "own Kokoro/Piper services; writes RESULTS.md and plots (run from the repo root)",
+    )
+    bench.add_argument("--quick", action="store_true", help="1 rep, 20 requests, 1-2 streams")
+    bench.add_argument("--reps", type=int, help="measured requests per row (default 5)")
+    bench.add_argument("--requests", type=int, help="requests in the memory trend (default 1000)")
+    bench.add_argument("--out", type=Path, default=Path("bench"), help="output directory")
+    bench.add_argument("--skip-peers", action="store_true", help="leave out pipecat's services")
+    bench.add_argument("--skip-http", action="store_true", help="leave out the HTTP server")
+    bench.add_argument(
+        "--scenarios", help="comma-separated subset of greeting,turn,paragraph (default: all)"
+    )
+    bench.add_argument(
+        "--sweep-first-chunk",
+        help="compare first_chunk_words values, e.g. 2,3,4,6 (first audio and recognizer WER)",
+    )
+    bench.add_argument("--config", type=Path, help="base config file (default: config.yaml)")
     return parser
 
 
@@ -93,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_prerender(args))
         if args.command == "models":
             return _models(args)
+        if args.command == "bench":
+            return _bench(args, argv)
         if args.command == "serve":
             from pipecat_tts_gateway.server import serve
 
@@ -152,6 +174,41 @@ async def _prerender(args: argparse.Namespace) -> int:
         state = gateway.prerender_state
     print(json.dumps(state | {"cached": cached}, ensure_ascii=False))
     return 0 if state["state"] == "completed" else 1
+
+
+def _bench(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """Run the benchmark; the last stdout line names the report."""
+    from tqdm import tqdm
+
+    from pipecat_tts_gateway.bench import BenchOptions, run_bench
+
+    # Log through tqdm so log lines do not tear the progress bars.
+    logger.remove()
+    logger.add(
+        lambda message: tqdm.write(message, end="", file=sys.stderr),
+        level="DEBUG" if args.verbose else "INFO",
+    )
+    quick = args.quick
+    options = BenchOptions(
+        out=args.out,
+        reps=args.reps or (1 if quick else 5),
+        requests=args.requests if args.requests is not None else (20 if quick else 1000),
+        concurrency=(1, 2) if quick else (1, 2, 4, 8),
+        scenarios=tuple(args.scenarios.split(",")) if args.scenarios else BenchOptions.scenarios,
+        skip_peers=args.skip_peers,
+        skip_http=args.skip_http,
+        sweep=tuple(int(w) for w in args.sweep_first_chunk.split(","))
+        if args.sweep_first_chunk
+        else (),
+        config=args.config,
+        command=" ".join(["tts-gateway", *(sys.argv[1:] if argv is None else argv)]),
+    )
+    unknown = set(options.scenarios) - set(BenchOptions.scenarios)
+    if unknown:
+        raise InvalidRequestError(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    asyncio.run(run_bench(options))
+    print(json.dumps({"report": str(options.out / "RESULTS.md")}))
+    return 0
 
 
 def _models(args: argparse.Namespace) -> int:

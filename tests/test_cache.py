@@ -34,8 +34,8 @@ from pipecat_tts_gateway.cache.memory import MemoryTier
 from pipecat_tts_gateway.engines import EngineAudio, WordTiming
 from pipecat_tts_gateway.routing import Route
 from tests.conftest import ROOT
-from tests.counting import CountingEngine
 from tests.redis_server import RedisServer, free_port
+from tests.wrapped_engines import WrappedEngine
 
 KEY = "ab" * 32
 
@@ -306,7 +306,7 @@ async def test_an_interrupted_stream_leaves_no_entry(
 async def test_concurrent_identical_requests_synthesize_once(
     gateway: Gateway, config: GatewayConfig, tmp_path: Path
 ) -> None:
-    kokoro = CountingEngine(gateway.engines["kokoro"])
+    kokoro = WrappedEngine(gateway.engines["kokoro"])
     engines = {**gateway.engines, "kokoro": kokoro}
     async with Gateway(cached_config(config, tmp_path), engines=engines) as gw:
         results = await asyncio.gather(*(say(gw, "Please wait a moment.") for _ in range(5)))
@@ -321,7 +321,7 @@ async def test_cache_follows_fallback_and_never_serves_a_worse_route(
 ) -> None:
     text = "Have a lovely day."
     cfg = cached_config(config, tmp_path)
-    broken = {**gateway.engines, "kokoro": CountingEngine(gateway.engines["kokoro"], fail=True)}
+    broken = {**gateway.engines, "kokoro": WrappedEngine(gateway.engines["kokoro"], fail=True)}
     async with Gateway(cfg, engines=broken) as gw:
         _, first = await say(gw, text)  # Kokoro fails, Piper speaks and is stored
         _, again = await say(gw, text)  # Kokoro is marked down: Piper's entry serves

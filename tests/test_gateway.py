@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from pipecat_tts_gateway import Gateway, GatewayConfig, SynthesisRequest
-from pipecat_tts_gateway.engines import CancelToken, Engine, EngineAudio, KokoroEngine
+from pipecat_tts_gateway.engines import CancelToken, KokoroEngine
 from pipecat_tts_gateway.errors import (
     EmptyTextError,
     InvalidAudioFormatError,
@@ -22,6 +21,7 @@ from pipecat_tts_gateway.errors import (
     UnsupportedLanguageError,
 )
 from tests.speech import transcribe, word_error_rate
+from tests.wrapped_engines import WrappedEngine
 
 # Measured over 6 runs per sentence: Kokoro WER 0.0-0.08; Piper joe 0.0-0.29 on the sentences
 # used with it (Piper samples noise, so its output varies run to run). Noise, silence or the
@@ -100,41 +100,11 @@ async def test_profile_sets_voice_and_speed(gateway: Gateway) -> None:
     assert len(slow) > 1.6 * len(fast)
 
 
-class FailingEngine(Engine):
-    """A real engine whose synthesis raises: the fault, injected around a real part."""
-
-    def __init__(self, real: Engine) -> None:
-        self.real = real
-        self.name = real.name
-        self.languages = real.languages
-        self.sample_rate = real.sample_rate
-
-    def load(self) -> None:
-        self.real.load()
-
-    def voices(self) -> tuple[str, ...]:
-        return self.real.voices()
-
-    def voice_language(self, voice: str) -> str:
-        return self.real.voice_language(voice)
-
-    def default_voice(self, language: str) -> str:
-        return self.real.default_voice(language)
-
-    def model_id(self, voice: str) -> str:
-        return self.real.model_id(voice)
-
-    def pieces(
-        self, text: str, voice: str, speed: float, cancel: CancelToken
-    ) -> Iterator[EngineAudio]:
-        raise RuntimeError("injected engine failure")
-
-
 async def test_failed_engine_falls_back_and_says_so(
     gateway: Gateway, config: GatewayConfig
 ) -> None:
     engines = dict(gateway.engines)
-    engines["kokoro"] = FailingEngine(gateway.engines["kokoro"])
+    engines["kokoro"] = WrappedEngine(gateway.engines["kokoro"], fail=True)
     async with Gateway(config, engines=engines) as broken:
         audio, stream = await speak(broken, ENGLISH[1], sample_rate=16000)
         seg = stream.segments[0]

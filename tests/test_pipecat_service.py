@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -33,9 +33,9 @@ from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.transcriptions.language import Language
 
 from pipecat_tts_gateway import Gateway, GatewayConfig, GatewayTTSService
-from pipecat_tts_gateway.engines import CancelToken, Engine, EngineAudio
 from pipecat_tts_gateway.pipecat.service import METADATA_KEY
 from tests.speech import transcribe, word_error_rate
+from tests.wrapped_engines import WrappedEngine
 
 # Same bound as the core's Kokoro tests: noise or the wrong language scores near 1.0.
 WER_BOUND = 0.25
@@ -82,52 +82,6 @@ def info(frame: TTSAudioRawFrame) -> dict:
 def uncached(config: GatewayConfig) -> GatewayConfig:
     """The config with the cache off, for tests that need the engines to really run."""
     return dataclasses.replace(config, cache=dataclasses.replace(config.cache, enabled=False))
-
-
-class WrappedEngine(Engine):
-    """A real engine that records when each piece is rendered.
-
-    Optionally its pieces lose their word times, or it stalls before synthesizing.
-    """
-
-    def __init__(self, real: Engine, *, drop_words: bool = False, stall_s: float = 0.0) -> None:
-        self.real = real
-        self.drop_words = drop_words
-        self.stall_s = stall_s
-        self.rendered: list[float] = []
-        self.name = real.name
-        self.languages = real.languages
-        self.sample_rate = real.sample_rate
-
-    def load(self) -> None:
-        self.real.load()
-
-    def voices(self) -> tuple[str, ...]:
-        return self.real.voices()
-
-    def voice_language(self, voice: str) -> str:
-        return self.real.voice_language(voice)
-
-    def default_voice(self, language: str) -> str:
-        return self.real.default_voice(language)
-
-    def model_id(self, voice: str) -> str:
-        return self.real.model_id(voice)
-
-    def pieces(
-        self, text: str, voice: str, speed: float, cancel: CancelToken
-    ) -> Iterator[EngineAudio]:
-        time.sleep(self.stall_s)
-        for piece in self.real.pieces(text, voice, speed, cancel):
-            self.rendered.append(time.perf_counter())
-            yield dataclasses.replace(piece, words=None) if self.drop_words else piece
-
-
-class FailingEngine(WrappedEngine):
-    def pieces(
-        self, text: str, voice: str, speed: float, cancel: CancelToken
-    ) -> Iterator[EngineAudio]:
-        raise RuntimeError("injected engine failure")
 
 
 class Timeline(BaseObserver):
@@ -352,7 +306,7 @@ async def test_invalid_settings_give_an_error_frame_upstream(gateway: Gateway) -
 async def test_engine_failure_gives_an_error_frame_upstream(
     gateway: Gateway, config: GatewayConfig
 ) -> None:
-    engines = {"kokoro": FailingEngine(gateway.engines["kokoro"])}
+    engines = {"kokoro": WrappedEngine(gateway.engines["kokoro"], fail=True)}
     async with Gateway(uncached(config), engines=engines) as broken:
         _, up = await speak(GatewayTTSService(gateway=broken), [TTSSpeakFrame("Hello there.")])
     errors = [f.error for f in up if isinstance(f, ErrorFrame)]

@@ -7,8 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipecat_tts_gateway import Gateway, GatewayConfig, SynthesisRequest
-from tests.counting import CountingEngine
 from tests.test_cache import cache_files, cached_config, say
+from tests.wrapped_engines import WrappedEngine
 
 PHRASES = ["Good morning!", "Добрый день!"]
 
@@ -21,7 +21,7 @@ def with_phrases(config: GatewayConfig, tmp_path: Path, phrases: list[str]) -> G
 async def test_prerender_logs_the_seed_lines_and_fills_the_cache(
     gateway: Gateway, config: GatewayConfig, tmp_path: Path, log_messages: list[str]
 ) -> None:
-    engines = {name: CountingEngine(engine) for name, engine in gateway.engines.items()}
+    engines = {name: WrappedEngine(engine) for name, engine in gateway.engines.items()}
     async with Gateway(with_phrases(config, tmp_path, PHRASES), engines=engines) as gw:
         assert gw.prerender_state == {"state": "idle", "done": 0, "total": 0}
         assert await gw.prerender() == 2
