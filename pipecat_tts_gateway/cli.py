@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--quick", action="store_true", help="1 rep, 20 requests, 1-2 streams")
     bench.add_argument("--reps", type=int, help="measured requests per row (default 5)")
-    bench.add_argument("--requests", type=int, help="requests in the memory trend (default 1000)")
+    bench.add_argument("--requests", type=int, help="requests in the memory trend (default 200)")
     bench.add_argument("--out", type=Path, default=Path("bench"), help="output directory")
     bench.add_argument("--skip-peers", action="store_true", help="leave out pipecat's services")
     bench.add_argument("--skip-http", action="store_true", help="leave out the HTTP server")
@@ -192,7 +192,7 @@ def _bench(args: argparse.Namespace, argv: list[str] | None) -> int:
     options = BenchOptions(
         out=args.out,
         reps=args.reps or (1 if quick else 5),
-        requests=args.requests if args.requests is not None else (20 if quick else 1000),
+        requests=args.requests if args.requests is not None else (20 if quick else 200),
         concurrency=(1, 2) if quick else (1, 2, 4, 8),
         scenarios=tuple(args.scenarios.split(",")) if args.scenarios else BenchOptions.scenarios,
         skip_peers=args.skip_peers,

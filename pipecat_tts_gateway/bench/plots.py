@@ -47,8 +47,9 @@ def plot_first_audio(results: Results, path: Path) -> Path:
         ax.set_ylabel("first audio p50 (ms, log)")
         ax.set_title(f"{engine} ({'English' if engine == 'kokoro' else 'Russian'})")
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(_SERIES), fontsize=8)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # room for the legend under the plots
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

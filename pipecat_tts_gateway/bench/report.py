@@ -159,14 +159,16 @@ def _peer_table(results: Results) -> list[str]:
 def _concurrency_table(results: Results) -> list[str]:
     lines = [
         "| streams | rounds | first audio p50 (ms) | p95 (ms) | throughput (audio s / s) | "
-        "underruns | errors |",
-        "|---|---|---|---|---|---|---|",
+        "underruns | stall per stream p50 / max (ms) | errors |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in results.concurrency:
         lines.append(
             f"| {row.streams} | {row.rounds} | {_ms(percentile(row.first_audio_ms, 50))} | "
             f"{_ms(percentile(row.first_audio_ms, 95))} | {row.throughput:.2f} | "
-            f"{row.underruns} / {row.streams * row.rounds} | {row.errors} |"
+            f"{row.underruns} / {row.streams * row.rounds} | "
+            f"{_ms(percentile(row.stall_ms, 50))} / {_ms(max(row.stall_ms, default=None))} | "
+            f"{row.errors} |"
         )
     return lines
 
@@ -220,15 +222,15 @@ def _memory_lines(results: Results) -> list[str]:
 
 def _sweep_table(results: Results) -> list[str]:
     lines = [
-        "| first_chunk_words | first audio p50 (ms) | p95 (ms) | WER whole text | "
-        "WER first chunk |",
-        "|---|---|---|---|---|",
+        "| first_chunk_words | first audio p50 (ms) | p95 (ms) | stall after first chunk "
+        "p50 (ms) | WER whole turn | WER first chunks |",
+        "|---|---|---|---|---|---|",
     ]
     for row in results.sweep:
         lines.append(
             f"| {row.words} | {_ms(percentile(row.first_audio_ms, 50))} | "
-            f"{_ms(percentile(row.first_audio_ms, 95))} | {statistics.mean(row.wer):.3f} | "
-            f"{statistics.mean(row.first_chunk_wer):.3f} |"
+            f"{_ms(percentile(row.first_audio_ms, 95))} | {_ms(percentile(row.stall_ms, 50))} | "
+            f"{statistics.mean(row.wer):.3f} | {statistics.mean(row.first_chunk_wer):.3f} |"
         )
     return lines
 
@@ -250,11 +252,13 @@ def write_report(results: Results, out: Path) -> Path:
         f"Machine: {m['cpu']}, {m['cores']} logical cores ({m['physical_cores']} physical), "
         f"{m['ram_gb']} GB RAM; Python {m['python']}, onnxruntime {m['onnxruntime']}, "
         f"pipecat-ai {m['pipecat-ai']}, kokoro-onnx {m['kokoro-onnx']}, "
-        f"piper-tts {m['piper-tts']}; {m['date']}.",
+        f"piper-tts {m['piper-tts']}; {m['date']}; 1-minute load average "
+        f"{m['load_avg_at_start']} at start, {m.get('load_avg_at_end', '–')} at the end.",
         "",
         "All numbers come from this one run on this one machine: compare ratios within it. "
-        "First audio is quoted as the median (p50) and p95 of the measured requests; every row "
-        "also had one unmeasured request before it (warm-up, and the cache fill for cached rows). "
+        "First audio is quoted as the median (p50) and p95 of the measured requests. The first "
+        "row of each door and every cached row had one unmeasured request before it (warm-up; "
+        "cache fill). "
         "RTF is wall time to the last audio over seconds of audio (below 1 is faster than real "
         "time). English is spoken by Kokoro (af_heart), Russian by Piper (the offline stand-in "
         "voice: joe's English model reading Russian phonemes, see models/README.md).",
@@ -297,14 +301,15 @@ def write_report(results: Results, out: Path) -> Path:
         "",
         "An underrun is a stream whose audio received so far, at the arrival of a later chunk, "
         "is shorter than the time since its first chunk arrived (a player started at the first "
-        "chunk would have run dry).",
+        "chunk would have run dry); the stall is the total silence such a player plays.",
         "",
         "## Compute floor",
         "",
         *_floor_table(results),
         "",
         "Bare inference is `Engine.pieces` on the first chunk's text with no gateway around it "
-        "(G2P included): the least first audio could be with this chunk size.",
+        "(G2P included): the least first audio could be with this chunk size. Floor and first "
+        "audio are separate samples, so run-to-run jitter can make the overhead negative.",
         "",
         "## Resident memory (both engines loaded; measured before any peer model is loaded)",
         "",
@@ -317,8 +322,10 @@ def write_report(results: Results, out: Path) -> Path:
             "",
             *_sweep_table(results),
             "",
-            "First audio: uncached, in-process, English turn and paragraph. WER: pocketsphinx's "
-            "offline US English model on the streamed audio against the text.",
+            "First audio and stall: uncached, in-process, English turn and paragraph. The stall is "
+            "the silence a player started at the first chunk hears before the second arrives. "
+            "WER: pocketsphinx's offline US English model on the streamed audio of the whole turn, "
+            "and on the first chunk alone of the turn and the paragraph.",
             "",
         ]
     md += ["## Plots", "", *(f"![{p.stem}]({p.name})" for p in plots), ""]

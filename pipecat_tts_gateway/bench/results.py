@@ -75,12 +75,15 @@ class ConcurrencyRow:
         audio_s: Audio received over all rounds.
         wall_s: Sum of the rounds' wall times (first start to last audio).
         underruns: Streams whose audio fell behind real time after their first chunk.
+        stall_ms: Per stream, the total silence a player started at its first chunk would
+            have played (how bad the underruns were, not just how many).
         errors: Streams that failed.
     """
 
     streams: int
     rounds: int
     first_audio_ms: list[float] = field(default_factory=list)
+    stall_ms: list[float] = field(default_factory=list)
     audio_s: float = 0.0
     wall_s: float = 0.0
     underruns: int = 0
@@ -150,10 +153,13 @@ class SweepRow:
         first_audio_ms: Uncached in-process first audio of the English turn and paragraph.
         wer: Word error rate of the recognizer on the whole turn, as streamed.
         first_chunk_wer: Word error rate on the first chunk alone.
+        stall_ms: Silence between the end of the first chunk's audio and the second chunk's
+            arrival, for a player started at the first chunk (0 when the second came in time).
     """
 
     words: int
     first_audio_ms: list[float] = field(default_factory=list)
+    stall_ms: list[float] = field(default_factory=list)
     wer: list[float] = field(default_factory=list)
     first_chunk_wer: list[float] = field(default_factory=list)
 
