@@ -116,7 +116,7 @@ class StreamingConfig:
         sample_rate: Default output rate when a request names none.
     """
 
-    first_chunk_words: int = 4
+    first_chunk_words: int = 6
     max_chunk_chars: int = 300
     lookahead: int = 2
     max_text_chars: int = 20000

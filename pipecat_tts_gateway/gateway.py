@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -296,7 +297,10 @@ class Gateway:
         await self.health.close()
         if self.cache is not None:
             await self.cache.close()  # finishes pending write-backs first
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        # Wait for an inference in flight: a process exiting under a running ONNX call aborts.
+        await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(self._executor.shutdown, wait=True, cancel_futures=True)
+        )
 
     async def __aenter__(self) -> Gateway:
         await self.start()

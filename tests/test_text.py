@@ -334,10 +334,20 @@ def _check_chunks(text: str, chunks: list[str], first_words: int, max_chars: int
 
 
 class TestChunkText:
-    def test_short_text_is_one_chunk(self) -> None:
+    def test_short_sentence_is_one_chunk(self) -> None:
         assert chunk_text("Hi.") == ["Hi."]
-        assert chunk_text("Hello there. How are you doing?") == ["Hello there. How are you doing?"]
+        assert chunk_text("Hello there, my old friend.") == ["Hello there, my old friend."]
         assert chunk_text("  ") == []
+
+    def test_short_text_still_starts_with_its_first_sentence(self) -> None:
+        assert chunk_text("Hello there. How are you doing?") == [
+            "Hello there.",
+            "How are you doing?",
+        ]
+        assert chunk_text("Здравствуйте! Чем я могу вам помочь?") == [
+            "Здравствуйте!",
+            "Чем я могу вам помочь?",
+        ]
 
     def test_first_clause(self) -> None:
         text = "Sure thing, I can help you with that order today. It ships tomorrow."

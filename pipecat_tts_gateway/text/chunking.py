@@ -167,9 +167,10 @@ def chunk_text(text: str, *, first_chunk_words: int = 6, max_chunk_chars: int = 
     The first chunk is the first clause when it has at most ``first_chunk_words`` words,
     otherwise the first ``first_chunk_words`` words, so the first audio comes quickly. It
     never leaves 1-2 stray words of its sentence behind (a lone "today." sounds odd): then the
-    whole sentence is the first chunk. Text of at most ``first_chunk_words + 2`` words is one
-    chunk. After the first chunk, each sentence is one chunk; a sentence over
-    ``max_chunk_chars`` is cut at clause, then word boundaries.
+    whole sentence is the first chunk. A single sentence of at most ``first_chunk_words + 2``
+    words is one chunk; in a short text of several sentences the first sentence still comes
+    alone ("Hello!" before "How can I help you today?"). After the first chunk, each sentence
+    is one chunk; a sentence over ``max_chunk_chars`` is cut at clause, then word boundaries.
 
     Args:
         text: The text to chunk (typically already passed through ``clean_text``).
@@ -191,9 +192,10 @@ def chunk_text(text: str, *, first_chunk_words: int = 6, max_chunk_chars: int = 
     sentences = [" ".join(sentence.split()) for sentence in split_sentences(text)]
     if not sentences:
         return []
-    whole = " ".join(sentences)
-    if len(whole.split()) <= first_chunk_words + 2 and len(whole) <= max_chunk_chars:
-        return [whole]
+    only = sentences[0]
+    short = len(only.split()) <= first_chunk_words + 2 and len(only) <= max_chunk_chars
+    if len(sentences) == 1 and short:
+        return [only]
 
     first, rest = _split_first(sentences[0], first_chunk_words)
     chunks = _fit_chars(first, max_chunk_chars)
