@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.speech import transcribe, word_error_rate
+from pipecat_tts_gateway.intelligibility import transcribe, word_error_rate
 
 CLI = [sys.executable, "-m", "pipecat_tts_gateway"]
 

@@ -20,7 +20,7 @@ from pipecat_tts_gateway.errors import (
     UnknownVoiceError,
     UnsupportedLanguageError,
 )
-from tests.speech import transcribe, word_error_rate
+from pipecat_tts_gateway.intelligibility import transcribe, word_error_rate
 from tests.wrapped_engines import WrappedEngine
 
 # Measured over 6 runs per sentence: Kokoro WER 0.0-0.08; Piper joe 0.0 on PIPER_ENGLISH (other

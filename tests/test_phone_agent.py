@@ -19,8 +19,8 @@ import pytest
 
 from pipecat_tts_gateway import Gateway, SynthesisRequest
 from pipecat_tts_gateway.audio import mulaw_decode, mulaw_encode
+from pipecat_tts_gateway.intelligibility import transcribe, word_error_rate
 from tests.conftest import ROOT
-from tests.speech import transcribe, word_error_rate
 
 pytest.importorskip("pipecat")
 uvicorn = pytest.importorskip("uvicorn")

@@ -33,8 +33,8 @@ from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.transcriptions.language import Language
 
 from pipecat_tts_gateway import Gateway, GatewayConfig, GatewayTTSService
+from pipecat_tts_gateway.intelligibility import transcribe, word_error_rate
 from pipecat_tts_gateway.pipecat.service import METADATA_KEY
-from tests.speech import transcribe, word_error_rate
 from tests.wrapped_engines import WrappedEngine
 
 # Same bound as the core's Kokoro tests: noise or the wrong language scores near 1.0.
