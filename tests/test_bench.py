@@ -35,6 +35,7 @@ def test_quick_bench_writes_the_report(tmp_path: Path) -> None:
         "## First audio and real-time factor: Piper, Russian",
         "## Concurrent streams",
         "## Compute floor",
+        "## Piper sub-sentence decoding (streaming-vits, evaluated)",
         "## Resident memory",
     ):
         assert heading in report
@@ -52,6 +53,9 @@ def test_quick_bench_writes_the_report(tmp_path: Path) -> None:
         assert rows[key]["samples"] and rows[key]["errors"] == 0, key
         assert all(s["first_audio_ms"] > 0 and s["audio_s"] > 0.5 for s in rows[key]["samples"])
     assert [c["streams"] for c in data["concurrency"]] == [1, 2]
+    (subsentence,) = data["subsentence"]
+    assert subsentence["sentence"] == "Здравствуйте!" and subsentence["frames"] > 20
+    assert all(ms > 0 for ms in subsentence["frontend_ms"] + subsentence["first_decode_ms"])
     assert len(data["memory"]["trend"]) == 3  # before, after 1, after 2 requests
     for plot in ("first_audio.png", "memory.png"):
         assert (out / plot).read_bytes()[:4] == b"\x89PNG"

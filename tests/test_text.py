@@ -336,8 +336,39 @@ def _check_chunks(text: str, chunks: list[str], first_words: int, max_chars: int
 class TestChunkText:
     def test_short_sentence_is_one_chunk(self) -> None:
         assert chunk_text("Hi.") == ["Hi."]
-        assert chunk_text("Hello there, my old friend.") == ["Hello there, my old friend."]
+        assert chunk_text("Please hold while I check your account.") == [
+            "Please hold while I check your account."
+        ]
+        assert chunk_text("Hello there, friend.") == ["Hello there, friend."]
         assert chunk_text("  ") == []
+
+    def test_short_sentence_is_cut_at_an_early_clause(self) -> None:
+        # Pipecat hands over one sentence at a time: its first clause is the first audio.
+        assert chunk_text("Sure, I can help you with that.") == [
+            "Sure,",
+            "I can help you with that.",
+        ]
+        assert chunk_text("Hello there, my old friend.") == ["Hello there,", "my old friend."]
+
+    def test_word_cut_does_not_split_a_phrase(self) -> None:
+        text = "Your appointment is booked for Tuesday at ten in the morning with doctor Miller."
+        assert chunk_text(text)[0] == "Your appointment is booked for Tuesday"
+        assert chunk_text(text, first_chunk_words=4)[0] == "Your appointment is booked"
+        text = "Please hold while I check your account and the last payment."
+        assert chunk_text(text, first_chunk_words=4)[0] == "Please hold"
+        text = "Ваша запись подтверждена на вторник на десять утра у доктора."
+        assert chunk_text(text, first_chunk_words=4)[0] == "Ваша запись подтверждена"
+
+    def test_word_cut_without_a_free_word_cuts_at_the_limit(self) -> None:
+        text = "I am in the at of by for the a an old city."
+        assert chunk_text(text, first_chunk_words=4)[0] == "I am in the"
+        # A sentence of at most first_chunk_words + 2 words stays whole instead.
+        assert chunk_text("Please hold while I check your account.") == [
+            "Please hold while I check your account."
+        ]
+        assert chunk_text("Let me check the schedule for you.") == [
+            "Let me check the schedule for you."
+        ]
 
     def test_short_text_still_starts_with_its_first_sentence(self) -> None:
         assert chunk_text("Hello there. How are you doing?") == [
@@ -360,15 +391,14 @@ class TestChunkText:
     def test_first_words_when_clause_is_long(self) -> None:
         text = "The quick brown fox jumps over the lazy dog and runs away. Then it sleeps."
         assert chunk_text(text) == [
-            "The quick brown fox jumps over",
-            "the lazy dog and runs away.",
+            "The quick brown fox jumps",
+            "over the lazy dog and runs away.",
             "Then it sleeps.",
         ]
 
     def test_no_stranded_words(self) -> None:
         text = "The quick brown fox jumps over the dog. Then it sleeps soundly."
-        chunks = chunk_text(text)
-        assert chunks[0] == "The quick brown fox jumps over the dog."
+        assert chunk_text(text)[0] == "The quick brown fox jumps over the dog."
         text = "Yes, I do. Okay then, see you later tonight."
         assert chunk_text(text)[0] == "Yes, I do."
 

@@ -165,6 +165,35 @@ class SweepRow:
 
 
 @dataclass
+class SubsentenceRow:
+    """One sentence: streaming-vits's first audio, split into its two parts.
+
+    Attributes:
+        scenario: Scenario name.
+        sentence: The scenario's first sentence, given whole to streaming-vits.
+        frames: Decoder frames of the whole sentence (256 samples each).
+        first_frames: Frames in the first decoded chunk.
+        right_frames: Frames of right-hand context decoded with it (and discarded).
+        frontend_ms: Phonemes and the frontend on the whole sentence.
+        first_decode_ms: The decoder on the first chunk of frames (with its context).
+        whole_decode_ms: The decoder on all frames at once, for scale.
+    """
+
+    scenario: str
+    sentence: str
+    frames: int = 0
+    first_frames: int = 0
+    right_frames: int = 0
+    frontend_ms: list[float] = field(default_factory=list)
+    first_decode_ms: list[float] = field(default_factory=list)
+    whole_decode_ms: list[float] = field(default_factory=list)
+
+    @property
+    def first_audio_ms(self) -> list[float]:
+        return [a + b for a, b in zip(self.frontend_ms, self.first_decode_ms, strict=True)]
+
+
+@dataclass
 class Results:
     """Everything one run produced."""
 
@@ -176,6 +205,7 @@ class Results:
     concurrency: list[ConcurrencyRow] = field(default_factory=list)
     memory: MemoryResult = field(default_factory=MemoryResult)
     sweep: list[SweepRow] = field(default_factory=list)
+    subsentence: list[SubsentenceRow] = field(default_factory=list)
     greeting_after_start_ms: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duration_s: float = 0.0

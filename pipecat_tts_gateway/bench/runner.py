@@ -37,13 +37,14 @@ from pipecat_tts_gateway.bench.results import (
     FloorRow,
     Results,
     Sample,
+    SubsentenceRow,
     TimingRow,
 )
 from pipecat_tts_gateway.bench.scenarios import SCENARIO_NAMES, scenario, varied_texts
 from pipecat_tts_gateway.config import DEFAULT_CONFIG_PATH, GatewayConfig
 from pipecat_tts_gateway.engines.base import CancelToken, Engine
 from pipecat_tts_gateway.gateway import Gateway, SynthesisRequest
-from pipecat_tts_gateway.text import chunk_text, clean_text
+from pipecat_tts_gateway.text import chunk_text, clean_text, split_sentences
 
 SAMPLE_RATE = 24000
 # A chunk may arrive this late against real time before it counts as an underrun (scheduler
@@ -331,6 +332,7 @@ class Bench:
             self.results.memory.idle_mb = rss_mb()
             await self._inprocess(off, on)
             self._floors()
+            self._subsentence()
             await self._concurrency(off)
             await self._memory_trend(off)
             await self._pipecat_ours(off, on)
@@ -366,6 +368,18 @@ class Bench:
                 row = FloorRow(engine_name, name, chunk)
                 row.floor_ms = [floor_ms(engine, chunk, language) for _ in range(self.options.reps)]
                 self.results.floors.append(row)
+
+    def _subsentence(self) -> None:
+        from pipecat_tts_gateway.bench.subsentence import SubsentenceDecoder
+
+        logger.info("Piper sub-sentence decoding (streaming-vits) on each first sentence")
+        decoder = SubsentenceDecoder(
+            self.off_config, self.scratch, self.off_config.fallback_tts.threads
+        )
+        for name, text, _ in self._scenarios("piper"):
+            row = SubsentenceRow(name, split_sentences(text)[0])
+            decoder.measure_row(row, self.options.reps)
+            self.results.subsentence.append(row)
 
     async def _concurrency(self, off: Gateway) -> None:
         logger.info("concurrent Kokoro streams (LLM turn, cache off)")

@@ -164,17 +164,20 @@ def _split_level(text: str, fits: Callable[[str], bool], level: int) -> list[str
 def chunk_text(text: str, *, first_chunk_words: int = 6, max_chunk_chars: int = 300) -> list[str]:
     """Cut text into chunks for streaming synthesis: a short first chunk, then sentences.
 
-    The first chunk is the first clause when it has at most ``first_chunk_words`` words,
-    otherwise the first ``first_chunk_words`` words, so the first audio comes quickly. It
-    never leaves 1-2 stray words of its sentence behind (a lone "today." sounds odd): then the
-    whole sentence is the first chunk. A single sentence of at most ``first_chunk_words + 2``
-    words is one chunk; in a short text of several sentences the first sentence still comes
-    alone ("Hello!" before "How can I help you today?"). After the first chunk, each sentence
-    is one chunk; a sentence over ``max_chunk_chars`` is cut at clause, then word boundaries.
+    The first chunk is the start of the first sentence, at most ``first_chunk_words`` words.
+    It ends at the first clause end (",", ";", ":", a dash) in reach ("Sure," before "I can
+    help you with that."). Failing that, a sentence of over ``first_chunk_words + 2`` words is
+    cut after the last word in reach that does not bind to the next one (not after "the",
+    "for", "I", "и", "на"...), or at the limit when there is none; a shorter sentence is the
+    first chunk whole (cut between words, "Let me check" | "the schedule for you." was misheard
+    by the recognizer at 8 kHz). It never leaves 1-2 stray words of its sentence behind (a lone
+    "today." sounds odd). In a text of several sentences the first sentence comes alone
+    ("Hello!" before "How can I help you today?"). After the first chunk, each sentence is one
+    chunk; a sentence over ``max_chunk_chars`` is cut at clause, then word boundaries.
 
     Args:
         text: The text to chunk (typically already passed through ``clean_text``).
-        first_chunk_words: The most words the first chunk may have (barring the 1-2 word rule).
+        first_chunk_words: The most words the first chunk may have.
         max_chunk_chars: The longest chunk in characters; only a single longer word exceeds it.
 
     Returns:
@@ -192,11 +195,6 @@ def chunk_text(text: str, *, first_chunk_words: int = 6, max_chunk_chars: int = 
     sentences = [" ".join(sentence.split()) for sentence in split_sentences(text)]
     if not sentences:
         return []
-    only = sentences[0]
-    short = len(only.split()) <= first_chunk_words + 2 and len(only) <= max_chunk_chars
-    if len(sentences) == 1 and short:
-        return [only]
-
     first, rest = _split_first(sentences[0], first_chunk_words)
     chunks = _fit_chars(first, max_chunk_chars)
     if rest:
@@ -206,14 +204,54 @@ def chunk_text(text: str, *, first_chunk_words: int = 6, max_chunk_chars: int = 
     return chunks
 
 
+# A cut right after one of these splits a phrase ("Please hold while I | check"): articles,
+# prepositions, conjunctions, pronouns, auxiliaries. Lowercase, without punctuation.
+_BINDING_WORDS = frozenset(
+    {
+        # English
+        "a", "an", "the", "and", "or", "but", "nor", "so", "if", "as", "because", "while",
+        "when", "where", "that", "which", "who", "whose", "than", "to", "of", "in", "on", "at",
+        "by", "for", "with", "from", "into", "about", "over", "under", "after", "before",
+        "between", "through", "during", "without", "i", "you", "he", "she", "it", "we",
+        "they", "my", "your", "his", "her", "its", "our", "their", "this", "these", "those",
+        "is", "are", "was", "were", "be", "been", "am", "do", "does", "did", "have", "has",
+        "had", "will", "would", "can", "could", "shall", "should", "may", "might", "must",
+        "not", "no", "very", "i'm", "you're", "we're", "it's", "i'll", "we'll", "don't",
+        # Russian
+        "и", "а", "но", "или", "что", "чтобы", "как", "если", "когда", "где", "в", "во", "на",
+        "с", "со", "к", "ко", "по", "за", "из", "от", "до", "о", "об", "у", "для", "без",
+        "под", "над", "при", "про", "через", "не", "ни", "я", "ты", "он", "она", "оно", "мы",
+        "вы", "они", "мой", "моя", "твой", "наш", "ваш", "ваша", "ваше", "ваши", "его", "её",
+        "их", "этот", "эта", "это", "эти", "тот", "та", "то", "же", "бы", "ли", "уже", "так",
+    }
+)  # fmt: skip
+# Fewest words a cut between words (not at a clause end) leaves in the first chunk.
+_MIN_WORD_CUT = 2
+# Fewest words the rest of the first sentence may have after the first chunk.
+_MIN_REST = 3
+
+
 def _split_first(sentence: str, max_words: int) -> tuple[str, str]:
     """Split the first sentence into (first chunk, remainder); the remainder may be empty."""
     words = sentence.split()
-    clause_words = next((i + 1 for i, word in enumerate(words) if _is_clause_end(word)), len(words))
-    take = min(clause_words, max_words)
-    if len(words) - take <= 2:
-        take = len(words)  # never strand 1-2 words: this sentence has <= max_words + 2 words
+    reach = min(max_words, len(words) - _MIN_REST)
+    if reach < 1:
+        return sentence, ""
+    take = next((i + 1 for i, word in enumerate(words[:reach]) if _is_clause_end(word)), None)
+    if take is None and len(words) > max_words + 2:
+        # A cut between words costs some prosody (and, in a short sentence, intelligibility):
+        # only a long sentence pays it, after the last word in reach that does not bind to the
+        # next, or at the limit when there is none.
+        cuts = range(reach, _MIN_WORD_CUT - 1, -1)
+        take = next((k for k in cuts if _bare(words[k - 1]) not in _BINDING_WORDS), reach)
+    if take is None:
+        return sentence, ""
     return " ".join(words[:take]), " ".join(words[take:])
+
+
+def _bare(word: str) -> str:
+    """A word lowercased, without the punctuation and quotes around it."""
+    return word.strip("\"'«»“”‘’()[].,;:!?…").lower()
 
 
 def _fit_chars(text: str, max_chars: int) -> list[str]:

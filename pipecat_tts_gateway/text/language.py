@@ -17,30 +17,30 @@ __all__ = ["LanguageRun", "detect_language", "split_language_runs"]
 _CYRILLIC = "ru"
 _LATIN = "en"
 
-# Letters only: \w minus digits and underscore, then sorted into scripts by code point.
+# Letters only: \w minus digits and underscore.
 _LETTER = re.compile(r"[^\W\d_]")
 _WORD = re.compile(r"\S+")
 
+_CYRILLIC_RANGES = ((0x0400, 0x052F), (0x1C80, 0x1C8F), (0x2DE0, 0x2DFF), (0xA640, 0xA69F))
+_LATIN_RANGES = (
+    (0x0000, 0x007F),  # ASCII
+    (0x00C0, 0x024F),  # Latin-1 letters, Latin Extended-A/B
+    (0x1E00, 0x1EFF),  # Latin Extended Additional (Vietnamese etc.)
+    (0x2C60, 0x2C7F),
+    (0xA720, 0xA7FF),
+    (0xAB30, 0xAB6F),
+    (0xFF21, 0xFF5A),  # full-width A-Z / a-z
+)
 
-def _script(char: str) -> str | None:
-    """Return the language whose script ``char`` (a letter) belongs to, or None."""
-    code = ord(char)
-    if code < 0x80:
-        return _LATIN
-    if 0x0400 <= code <= 0x052F or 0x1C80 <= code <= 0x1C8F or 0x2DE0 <= code <= 0x2DFF:
-        return _CYRILLIC
-    if 0xA640 <= code <= 0xA69F:
-        return _CYRILLIC
-    if (
-        0x00C0 <= code <= 0x024F  # Latin-1 letters, Latin Extended-A/B
-        or 0x1E00 <= code <= 0x1EFF  # Latin Extended Additional (Vietnamese etc.)
-        or 0x2C60 <= code <= 0x2C7F
-        or 0xA720 <= code <= 0xA7FF
-        or 0xAB30 <= code <= 0xAB6F
-        or 0xFF21 <= code <= 0xFF5A  # full-width A-Z / a-z
-    ):
-        return _LATIN
-    return None
+
+def _letters_of(ranges: tuple[tuple[int, int], ...]) -> re.Pattern[str]:
+    """One character class of the letters in ``ranges``: matching runs in C, not per char."""
+    letters = (chr(c) for lo, hi in ranges for c in range(lo, hi + 1))
+    return re.compile("[" + "".join(re.escape(ch) for ch in letters if _LETTER.match(ch)) + "]")
+
+
+_CYRILLIC_LETTER = _letters_of(_CYRILLIC_RANGES)
+_LATIN_LETTER = _letters_of(_LATIN_RANGES)
 
 
 def detect_language(text: str) -> str | None:
@@ -54,23 +54,17 @@ def detect_language(text: str) -> str | None:
         outnumber Cyrillic ones, the script of the first such letter on a tie, and None when
         there is no Cyrillic or Latin letter at all (``"12:30"``, ``"+7 999"``, ``"..."``).
     """
-    cyrillic = latin = 0
-    first: str | None = None
-    for match in _LETTER.finditer(text):
-        script = _script(match.group())
-        if script is None:
-            continue
-        if first is None:
-            first = script
-        if script == _CYRILLIC:
-            cyrillic += 1
-        else:
-            latin += 1
+    cyrillic = len(_CYRILLIC_LETTER.findall(text))
+    latin = len(_LATIN_LETTER.findall(text))
     if cyrillic > latin:
         return _CYRILLIC
     if latin > cyrillic:
         return _LATIN
-    return first
+    first_cyrillic = _CYRILLIC_LETTER.search(text)
+    first_latin = _LATIN_LETTER.search(text)
+    if first_cyrillic is None or first_latin is None:
+        return None  # a tie with letters of both scripts always finds both
+    return _CYRILLIC if first_cyrillic.start() < first_latin.start() else _LATIN
 
 
 @dataclass(frozen=True)
@@ -105,6 +99,15 @@ def split_language_runs(text: str, default_language: str) -> list[LanguageRun]:
         The runs in order; empty for empty or whitespace-only text. The words of all runs,
         joined, equal the words of the input.
     """
+    has_cyrillic = _CYRILLIC_LETTER.search(text) is not None
+    has_latin = _LATIN_LETTER.search(text) is not None
+    if not (has_cyrillic and has_latin):
+        # One script (or none): one run, without looking at each word (the common case).
+        whole = text.strip()
+        if not whole:
+            return []
+        language = _CYRILLIC if has_cyrillic else _LATIN if has_latin else default_language
+        return [LanguageRun(language, whole)]
     spans: list[tuple[int, int, str | None]] = [
         (m.start(), m.end(), detect_language(m.group())) for m in _WORD.finditer(text)
     ]
