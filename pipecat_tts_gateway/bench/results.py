@@ -176,7 +176,6 @@ class SubsentenceRow:
         right_frames: Frames of right-hand context decoded with it (and discarded).
         frontend_ms: Phonemes and the frontend on the whole sentence.
         first_decode_ms: The decoder on the first chunk of frames (with its context).
-        whole_decode_ms: The decoder on all frames at once, for scale.
     """
 
     scenario: str
@@ -186,7 +185,6 @@ class SubsentenceRow:
     right_frames: int = 0
     frontend_ms: list[float] = field(default_factory=list)
     first_decode_ms: list[float] = field(default_factory=list)
-    whole_decode_ms: list[float] = field(default_factory=list)
 
     @property
     def first_audio_ms(self) -> list[float]:

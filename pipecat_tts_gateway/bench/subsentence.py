@@ -62,11 +62,11 @@ class SubsentenceDecoder:
             dtype=np.float32,
         )
 
-    def measure(self, sentence: str) -> tuple[int, float, float, float]:
-        """One streamed first chunk and one whole decode of `sentence`.
+    def measure(self, sentence: str) -> tuple[int, float, float]:
+        """One streamed first chunk of `sentence`.
 
         Returns:
-            (frames, frontend ms, first-chunk decode ms, whole decode ms).
+            (frames of the whole sentence, frontend ms, first-chunk decode ms).
         """
         start = time.perf_counter()
         with ESPEAK_LOCK:
@@ -85,15 +85,14 @@ class SubsentenceDecoder:
         )[:2]
         after_frontend = time.perf_counter()
         end = min(z_p.shape[2], self.first_frames + self.right_frames)
-        self._decode(z_p[:, :, :end], mask[:, :, :end])
+        self._decoder.run(
+            None, {self._seam.z_p: z_p[:, :, :end], self._seam.mask: mask[:, :, :end]}
+        )
         after_first = time.perf_counter()
-        self._decode(z_p, mask)
-        after_whole = time.perf_counter()
         return (
             int(z_p.shape[2]),
             (after_frontend - start) * 1000.0,
             (after_first - after_frontend) * 1000.0,
-            (after_whole - after_first) * 1000.0,
         )
 
     def measure_row(self, row: SubsentenceRow, reps: int) -> None:
@@ -101,10 +100,6 @@ class SubsentenceDecoder:
         row.first_frames, row.right_frames = self.first_frames, self.right_frames
         self.measure(row.sentence)
         for _ in range(reps):
-            row.frames, frontend, first, whole = self.measure(row.sentence)
+            row.frames, frontend, first = self.measure(row.sentence)
             row.frontend_ms.append(frontend)
             row.first_decode_ms.append(first)
-            row.whole_decode_ms.append(whole)
-
-    def _decode(self, z_p: np.ndarray, mask: np.ndarray) -> None:
-        self._decoder.run(None, {self._seam.z_p: z_p, self._seam.mask: mask})
