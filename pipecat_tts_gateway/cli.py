@@ -169,7 +169,8 @@ async def _prerender(args: argparse.Namespace) -> int:
     )
     config = GatewayConfig.load(args.config)
     async with Gateway(config) as gateway:
-        with tqdm(total=len(config.prerender.common_phrases), unit="phrase") as bar:
+        total = len(config.prerender.common_phrases) + len(config.prerender.openers)
+        with tqdm(total=total, unit="phrase") as bar:
             cached = await gateway.prerender(progress=lambda _: bar.update())
         state = gateway.prerender_state
     print(json.dumps(state | {"cached": cached}, ensure_ascii=False))

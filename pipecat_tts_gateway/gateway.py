@@ -21,7 +21,14 @@ import numpy as np
 from loguru import logger
 
 from pipecat_tts_gateway.audio import SUPPORTED_SAMPLE_RATES, fade, resample
-from pipecat_tts_gateway.cache import AudioCache, CachedSegment, segment_key
+from pipecat_tts_gateway.cache import (
+    AudioCache,
+    CachedSegment,
+    CacheEntry,
+    SegmentPiece,
+    SegmentPieces,
+    segment_key,
+)
 from pipecat_tts_gateway.config import GatewayConfig
 from pipecat_tts_gateway.engines.base import Engine, EngineAudio, WordTiming
 from pipecat_tts_gateway.errors import (
@@ -30,13 +37,16 @@ from pipecat_tts_gateway.errors import (
     InvalidAudioFormatError,
     NoEngineAvailableError,
 )
+from pipecat_tts_gateway.pacing import PacingStats, Playback, realtime_capacity_streams
 from pipecat_tts_gateway.prerender import Prerenderer
 from pipecat_tts_gateway.routing import EngineHealth, Route, Router, SegmentPlan
-from pipecat_tts_gateway.scheduling import FIRST_AUDIO, PriorityExecutor
-from pipecat_tts_gateway.text import chunk_text, clean_text
+from pipecat_tts_gateway.scheduling import DEADLINE, PriorityExecutor
+from pipecat_tts_gateway.text import chunk_text, clean_text, next_chunk
 
 # Ramps at every piece boundary: long enough to hide a discontinuity, too short to hear.
 JOIN_FADE_MS = 3.0
+# A paced chunk renders at least this fast against its audio: its fixed cost is paid off.
+CHUNK_REALTIME_FACTOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -117,9 +127,10 @@ class SynthesisStream:
     Synthesis starts on the first `__anext__` and runs up to `lookahead` chunks ahead of the
     consumer. Closing the stream (or cancelling its consumer) stops the work behind it.
 
-    `cache` is "hit" when every segment came from the cache and "miss" otherwise (None with
-    caching off). It is known from the first chunk of each segment on: "miss" is final at once,
-    "hit" holds for the segments so far and is final when the stream ends.
+    `cache` is "hit" when all the audio came from the cache (whole segments' entries or every
+    chunk's) and "miss" when any of it was synthesized (None with caching off). It follows the
+    pieces as they come: "miss" is final at once, "hit" holds for the audio so far and is final
+    when the stream ends (a cached opener followed by fresh audio ends as "miss").
     """
 
     def __init__(self, gateway: Gateway, plans: list[SegmentPlan], sample_rate: int) -> None:
@@ -130,7 +141,8 @@ class SynthesisStream:
         self.cache: str | None = None
         self.first_audio_ms: float | None = None
         self.audio_seconds = 0.0
-        self._started = time.perf_counter()
+        self.playback = Playback()
+        self._started = self.playback.requested_at
         self._queue: asyncio.Queue[AudioChunk | BaseException | None] = asyncio.Queue(
             maxsize=max(1, gateway.config.streaming.lookahead)
         )
@@ -176,21 +188,26 @@ class SynthesisStream:
         await self.aclose()
 
     async def _produce(self) -> None:
-        FIRST_AUDIO.set(True)  # this task's context only: until the first chunk is queued
+        playback = self.playback
         try:
             for plan in self._plans:
-                source = self._gateway.segment_source(plan)
+                source = self._gateway.segment_source(plan, playback)
                 async with contextlib.aclosing(source):
-                    async for route, piece, fallback in source:
+                    async for route, piece, fallback, cached in source:
                         if len(self.segments) <= plan.index:
                             self.segments.append(
                                 SegmentResult(
                                     plan.language, plan.text, route.engine, route.voice, fallback
                                 )
                             )
-                            self._note_cache(source.hit)
-                        await self._queue.put(self._convert(plan, route, piece))
-                        FIRST_AUDIO.set(False)
+                        self._note_cache(cached)
+                        chunk = self._convert(plan, route, piece)
+                        underruns, stall_s = playback.underruns, playback.stall_s
+                        playback.handed_over(chunk.duration_s)
+                        self._gateway.pacing.add(
+                            playback.underruns - underruns, playback.stall_s - stall_s
+                        )
+                        await self._queue.put(chunk)
                         # Let the consumer take it now: cached pieces come without a pause, and
                         # converting the look-ahead first would delay a hit's first chunk.
                         await asyncio.sleep(0)
@@ -204,9 +221,9 @@ class SynthesisStream:
             return
         await self._queue.put(None)
 
-    def _note_cache(self, hit: bool | None) -> None:
-        if hit is not None and self.cache != "miss":
-            self.cache = "hit" if hit else "miss"
+    def _note_cache(self, cached: bool | None) -> None:
+        if cached is not None and self.cache != "miss":
+            self.cache = "hit" if cached else "miss"
 
     def _convert(self, plan: SegmentPlan, route: Route, piece: EngineAudio) -> AudioChunk:
         samples = resample(piece.samples, piece.sample_rate, self.sample_rate)
@@ -235,6 +252,8 @@ class SynthesisStream:
             if self.first_audio_ms is None
             else round(self.first_audio_ms, 1),
             "segments": [s.to_dict() for s in self.segments],
+            "underruns": self.playback.underruns,
+            "stall_ms": round(self.playback.stall_s * 1000.0, 1),
             **({"cache": self.cache} if self.cache is not None else {}),
         }
 
@@ -264,6 +283,7 @@ class Gateway:
             executor=self._executor,
         )
         self.cache = AudioCache(self.config) if self.config.cache.enabled else None
+        self.pacing = PacingStats()
         self._prerenderer = Prerenderer(self)
         self._started = False
         self._start_lock = asyncio.Lock()
@@ -271,6 +291,11 @@ class Gateway:
     @property
     def engines(self) -> Mapping[str, Engine]:
         return self._engines
+
+    def realtime_capacity_streams(self) -> float | None:
+        """Streams the loaded engines can keep in real time at once, at their measured speed
+        here (see `pacing.realtime_capacity_streams`); None before anything was rendered."""
+        return realtime_capacity_streams([engine.compute for engine in self._engines.values()])
 
     async def start(self) -> None:
         """Load and warm the engines (off the event loop); idempotent and safe to race."""
@@ -345,20 +370,22 @@ class Gateway:
         self,
         phrases: Sequence[str] | None = None,
         *,
+        openers: Sequence[str] | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> int:
-        """Render phrases (default: `prerender.common_phrases`) into the cache now.
+        """Render phrases and openers (default: the configured ones) into the cache now.
 
-        A plain `synthesize()` of a prerendered phrase (any sample rate) is then a cache hit.
-        Returns how many phrases are cached; see `Prerenderer.run`.
+        A plain `synthesize()` of a prerendered phrase (any sample rate) is then a cache hit,
+        and so is the first chunk of a text that begins with a prerendered opener. Returns how
+        many phrases and openers are cached; see `Prerenderer.run`.
         """
-        return await self._prerenderer.run(phrases, progress=progress)
+        return await self._prerenderer.run(phrases, openers=openers, progress=progress)
 
     def start_prerender(self) -> asyncio.Task[int] | None:
-        """Prerender the configured phrases in the background while requests are served.
+        """Prerender the configured phrases and openers in the background while serving.
 
         For long-running doors at start; returns None when `prerender.enabled` is off, there
-        are no phrases, or the cache is disabled. `close()` cancels it.
+        are no phrases or openers, or the cache is disabled. `close()` cancels it.
         """
         return self._prerenderer.start()
 
@@ -367,18 +394,19 @@ class Gateway:
         """{"state": idle|running|completed|failed, "done": n, "total": n} for /health."""
         return self._prerenderer.status
 
-    def segment_source(self, plan: SegmentPlan) -> CachedSegment:
-        """One run's (route, piece, fallback) through the cache, when it is enabled.
+    def segment_source(self, plan: SegmentPlan, playback: Playback) -> CachedSegment:
+        """One run's pieces through the cache, when it is enabled.
 
         The cache is asked for the chain's routes in order up to the first healthy one: the
         route that would speak now, and the better ones whose engines are down (their cached
         audio is still good). Never a route behind a healthy one: a request for af_bella must
         not be served af_heart's audio just because that is cached. A full miss renders with
         `segment_audio` (once, however many requests ask at the same time) and stores it under
-        the route that spoke.
+        the route that spoke. `playback` is the stream's listener clock, which sizes the chunks.
         """
+        render = functools.partial(self.segment_audio, playback=playback)
         if self.cache is None:
-            return CachedSegment(plan, self.segment_audio)
+            return CachedSegment(plan, render)
         lookup: list[Route] = []
         for route in plan.chain:
             lookup.append(route)
@@ -386,7 +414,7 @@ class Gateway:
                 break
         return CachedSegment(
             plan,
-            self.segment_audio,
+            render,
             self.cache,
             lookup=lookup,
             key=lambda route: segment_key(
@@ -397,31 +425,40 @@ class Gateway:
             ),
         )
 
-    async def segment_audio(
-        self, plan: SegmentPlan
-    ) -> AsyncIterator[tuple[Route, EngineAudio, bool]]:
+    async def segment_audio(self, plan: SegmentPlan, playback: Playback) -> SegmentPieces:
         """Speak one language run, falling back along its chain before any audio of it is out.
 
-        Yields (route, piece, fallback). Once a route has produced audio for the run it is
-        kept to the end: a voice never changes mid-run.
+        Yields its pieces. Once a route has produced audio for the run it is kept to the end:
+        a voice never changes mid-run. Chunks are cut as the run is spoken (`_next_chunk`), each
+        as big as the listener's queued audio lets the engine render in time. Each goes through
+        the cache on its own (`_chunk_pieces`), so a chunk spoken before as part of any text, or
+        prerendered as an opener, is not rendered again; a cached chunk counts as its route
+        having spoken. A chunk that is the whole run is looked up and stored by
+        `CachedSegment` (the key is the same), so it is not looked up twice.
         """
-        streaming = self.config.streaming
-        first_words = streaming.first_chunk_words if plan.index == 0 else 10_000
-        chunks = chunk_text(
-            plan.text, first_chunk_words=first_words, max_chunk_chars=streaming.max_chunk_chars
-        )
+        whole = " ".join(plan.text.split())
         errors: list[str] = []
         for route in self.health.order(plan.chain):
             engine = self._engines[route.engine]
-            produced = False
+            fallback = route != plan.chain[0]
+            produced = rendered = False
+            rest = whole
             try:
-                for chunk in chunks:
-                    async for piece in _with_timeout(
-                        engine.stream(chunk, route.voice, route.speed, self._executor),
-                        streaming.engine_timeout_s,
-                    ):
-                        produced = True
-                        yield route, piece, route != plan.chain[0]
+                while rest:
+                    chunk, rest = self._next_chunk(rest, engine, playback)
+                    key = None
+                    if self.cache is not None and chunk != whole:
+                        key = self._chunk_key(route, plan.language, chunk)
+                    # The inference queue serves the chunk whose listener runs dry first.
+                    DEADLINE.set(playback.runs_dry_at())
+                    pieces = self._chunk_pieces(route, chunk, key)
+                    async with contextlib.aclosing(pieces):
+                        async for piece, cached in pieces:
+                            produced = True
+                            rendered = rendered or not cached
+                            yield SegmentPiece(
+                                route, piece, fallback, None if self.cache is None else cached
+                            )
             except Exception as exc:
                 if produced:
                     raise EngineError(
@@ -432,12 +469,95 @@ class Gateway:
                 errors.append(f"{route.engine}: {exc}")
                 continue
             if produced:
-                self.health.mark_ok(route.engine)
+                if rendered:  # audio served from the cache says nothing about the engine
+                    self.health.mark_ok(route.engine)
                 return
             errors.append(f"{route.engine}: no audio")  # never pass silence off as success
         raise NoEngineAvailableError(
             f"no engine could speak {plan.language!r} text: {'; '.join(errors)}"
         )
+
+    async def cache_chunk(self, route: Route, language: str, text: str) -> bool:
+        """Render `text` as one chunk spoken by `route` into the cache, unless it is there.
+
+        What prerendered openers are stored with: the same key and pieces as a chunk of a
+        request, so a text that begins with the opener finds it. The cache must be on.
+
+        Returns:
+            True when it was cached already (nothing was rendered).
+
+        Raises:
+            EngineError: No audio within `streaming.engine_timeout_s`; any exception of the
+                engine passes through too. Nothing is stored then.
+        """
+        found = True
+        pieces = self._chunk_pieces(route, text, self._chunk_key(route, language, text))
+        async with contextlib.aclosing(pieces):
+            async for _, cached in pieces:
+                found = found and cached
+        return found
+
+    def _next_chunk(self, text: str, engine: Engine, playback: Playback) -> tuple[str, str]:
+        """The next chunk of `text` to render, and what is left after it.
+
+        Before the listener has heard anything the chunk is short (`chunk_text`'s first-chunk
+        rules, or a cached opener). After that it is as long as `engine` can render, at its
+        measured speed, before the audio already queued has played: sentences while they fit,
+        then clauses, then words (`next_chunk`). Never shorter than a call that pays for its
+        fixed cost (`CHUNK_REALTIME_FACTOR`): where the time left is too short even for that,
+        tiny chunks would only fall further behind, and a fuller one catches up sooner.
+        """
+        streaming = self.config.streaming
+        if playback.first_audio_at is None:
+            chunks = chunk_text(
+                text,
+                first_chunk_words=streaming.first_chunk_words,
+                max_chunk_chars=streaming.max_chunk_chars,
+                openers=self.config.prerender.openers,
+            )
+            return chunks[0], " ".join(chunks[1:])
+        compute = engine.compute
+        fits = max(
+            compute.chars_within(playback.budget_s()),
+            compute.efficient_chars(CHUNK_REALTIME_FACTOR),
+        )
+        return next_chunk(
+            text, min(fits, streaming.max_chunk_chars), min_words=streaming.first_chunk_words
+        )
+
+    def _chunk_key(self, route: Route, language: str, text: str) -> str:
+        return segment_key(route, self._engines[route.engine].model_id(route.voice), language, text)
+
+    async def _chunk_pieces(
+        self, route: Route, text: str, key: str | None
+    ) -> AsyncIterator[tuple[EngineAudio, bool]]:
+        """One chunk's (piece, cached): from the entry under `key`, or rendered and stored.
+
+        The entry holds the pieces exactly as the engine yielded them (already trimmed), so a
+        cached chunk joins fresh ones as two fresh ones join. It is stored only once the chunk
+        rendered completely: a failure or a closed stream mid-chunk stores nothing. `key` None
+        renders without the cache.
+        """
+        if key is not None:
+            assert self.cache is not None
+            entry = await self.cache.get(key)
+            if entry is not None:
+                for piece in entry.audio():
+                    yield piece, True
+                return
+        engine = self._engines[route.engine]
+        spoken: list[EngineAudio] = []
+        rendering = _with_timeout(
+            engine.stream(text, route.voice, route.speed, self._executor),
+            self.config.streaming.engine_timeout_s,
+        )
+        async with contextlib.aclosing(rendering):
+            async for piece in rendering:
+                spoken.append(piece)
+                yield piece, False
+        if key is not None and spoken:
+            assert self.cache is not None
+            self.cache.put(key, CacheEntry.from_audio(spoken, time.time()))
 
 
 async def _with_timeout(

@@ -1,16 +1,20 @@
-"""Inference threads that serve first chunks before follow-up chunks.
+"""Inference threads that serve the chunk needed soonest first (earliest deadline first).
 
-With several streams at once, a new stream's first chunk decides how long its caller hears
-nothing, while a follow-up chunk only has to be ready before the audio ahead of it has played.
-So work submitted while `FIRST_AUDIO` is set jumps the queue. The priority travels in a context
-variable because `loop.run_in_executor` has no way to pass it; a task's context is copied into
-every `submit` it makes.
+With several streams at once, each chunk has a moment by which it must be ready: for a stream's
+first chunk the moment it was asked for (its caller hears nothing until then), for a follow-up
+the moment the audio queued ahead of it will have played (`pacing.Playback.runs_dry_at`). The
+queue serves the earliest deadline first, so first chunks go ahead of follow-ups that still have
+audio in hand, but a follow-up about to run dry goes ahead of a newer stream's first chunk, and
+no stream starves. Work with no deadline (prerender, health probes) waits for the rest. The
+deadline travels in a context variable because `loop.run_in_executor` has no way to pass it; a
+task's context is copied into every `submit` it makes.
 """
 
 from __future__ import annotations
 
 import contextvars
 import itertools
+import math
 import queue
 import threading
 from collections.abc import Callable
@@ -19,17 +23,17 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-# Set by the gateway around the synthesis of a stream's first chunk.
-FIRST_AUDIO: contextvars.ContextVar[bool] = contextvars.ContextVar("first_audio", default=False)
+# perf_counter seconds by which the submitted work is needed; set by the gateway per chunk.
+DEADLINE: contextvars.ContextVar[float] = contextvars.ContextVar("deadline", default=math.inf)
 
 _STOP = object()
 
 
 class PriorityExecutor(Executor):
-    """A fixed pool of threads taking first-audio work before everything else, FIFO otherwise."""
+    """A fixed pool of threads taking the earliest `DEADLINE` first, FIFO among equals."""
 
     def __init__(self, max_workers: int, *, thread_name_prefix: str = "tts-infer") -> None:
-        self._queue: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
+        self._queue: queue.PriorityQueue[tuple[float, int, Any]] = queue.PriorityQueue()
         self._order = itertools.count()
         self._shutdown = False
         self._lock = threading.Lock()
@@ -45,8 +49,7 @@ class PriorityExecutor(Executor):
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot submit after shutdown")
-            rank = 0 if FIRST_AUDIO.get() else 1
-            self._queue.put((rank, next(self._order), (future, fn, args, kwargs)))
+            self._queue.put((DEADLINE.get(), next(self._order), (future, fn, args, kwargs)))
         return future
 
     def _work(self) -> None:
@@ -78,7 +81,7 @@ class PriorityExecutor(Executor):
                 if item is not _STOP:
                     item[0].cancel()
         for _ in self._threads:
-            self._queue.put((2, next(self._order), _STOP))
+            self._queue.put((math.inf, next(self._order), _STOP))
         if wait:
             for thread in self._threads:
                 thread.join()

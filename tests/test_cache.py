@@ -1,5 +1,6 @@
-"""The segment audio cache: entry format, tiers, and the gateway through them (real models,
-a real redis-server; faults are injected only by killing Redis or damaging files)."""
+"""The run and chunk audio cache: entry format, tiers, and the gateway through them (real
+models, a real redis-server; faults are injected only by killing Redis, damaging files or
+making a wrapped real engine raise)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ from pipecat_tts_gateway.cache import (
 from pipecat_tts_gateway.cache.files import FileTier
 from pipecat_tts_gateway.cache.keys import is_key
 from pipecat_tts_gateway.cache.memory import MemoryTier
-from pipecat_tts_gateway.engines import EngineAudio, WordTiming
+from pipecat_tts_gateway.engines import CancelToken, Engine, EngineAudio, WordTiming
+from pipecat_tts_gateway.errors import EngineError
 from pipecat_tts_gateway.routing import Route
 from tests.conftest import ROOT
 from tests.redis_server import RedisServer, free_port
@@ -70,6 +72,32 @@ async def say(gateway: Gateway, text: str, **kwargs: Any) -> tuple[np.ndarray, S
 
 def cache_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if is_key(p.name)) if directory.exists() else []
+
+
+class RecordingEngine(WrappedEngine):
+    """A wrapped real engine that also records the texts it is asked to speak.
+
+    Args:
+        real: The engine.
+        fail_from: Raise from this synthesis on (1 = the first); None never.
+    """
+
+    def __init__(self, real: Engine, *, fail_from: int | None = None) -> None:
+        super().__init__(real)
+        self.texts: list[str] = []
+        self.fail_from = fail_from
+
+    def pieces(
+        self, text: str, voice: str, speed: float, cancel: CancelToken
+    ) -> Iterator[EngineAudio]:
+        self.texts.append(text)
+        self.fail = self.fail_from is not None and len(self.texts) >= self.fail_from
+        return super().pieces(text, voice, speed, cancel)
+
+
+def single_voice(config: GatewayConfig, **prerender: Any) -> GatewayConfig:
+    """The memory-only session config without profiles (one route per language)."""
+    return replace(config, profiles={}, prerender=replace(config.prerender, **prerender))
 
 
 # --- entry format --------------------------------------------------------------------------
@@ -291,15 +319,28 @@ async def test_another_voice_or_speed_is_a_miss(
     assert outcomes == ["miss", "miss", "miss", "hit", "hit"]
 
 
-async def test_an_interrupted_stream_leaves_no_entry(
+async def test_an_interrupted_stream_leaves_only_complete_chunks(
     gateway: Gateway, config: GatewayConfig, tmp_path: Path
 ) -> None:
+    text = f"{TWO_CHUNKS} {TWO_CHUNKS}"
     async with Gateway(cached_config(config, tmp_path), engines=gateway.engines) as gw:
-        stream = gw.synthesize(SynthesisRequest(text=f"{TWO_CHUNKS} {TWO_CHUNKS}"))
+        stream = gw.synthesize(SynthesisRequest(text=text))
         await anext(stream)
         await stream.aclose()
         await gw.cache.flush()
-        assert not len(gw.cache.memory) and not cache_files(tmp_path)
+        (plan,) = stream.plans
+        route, model_id = plan.chain[0], gateway.engines["kokoro"].model_id("af_heart")
+        assert await gw.cache.get(segment_key(route, model_id, "en", text)) is None
+        # Whatever the look-ahead finished before the close is a whole chunk, nothing less.
+        chunks = [
+            "Thank you for calling today,",
+            "how may I help you with your booking?",
+            TWO_CHUNKS,
+        ]
+        for chunk in chunks:
+            entry = await gw.cache.get(segment_key(route, model_id, "en", chunk))
+            assert entry is None or " ".join(p.text for p in entry.pieces) == chunk
+        assert len(gw.cache.memory) == len(cache_files(tmp_path)) < len(chunks)
         assert not gw.cache._flights  # the lead was given up
 
 
@@ -332,6 +373,71 @@ async def test_cache_follows_fallback_and_never_serves_a_worse_route(
     async with Gateway(cfg, engines=gateway.engines) as gw:
         _, healthy = await say(gw, text)
     assert (healthy.segments[0].engine, healthy.cache) == ("kokoro", "miss")
+
+
+async def test_a_cached_opener_plays_while_only_the_rest_is_synthesized(
+    gateway: Gateway, config: GatewayConfig
+) -> None:
+    kokoro = RecordingEngine(gateway.engines["kokoro"])
+    engines = {**gateway.engines, "kokoro": kokoro}
+    text = "Sure, your table is booked."
+    async with Gateway(single_voice(config, openers=["Sure,"]), engines=engines) as gw:
+        assert await gw.prerender(openers=["Sure,"]) == 1
+        assert kokoro.texts == ["Sure,"]
+        stream = gw.synthesize(SynthesisRequest(text=text))
+        chunks = [chunk async for chunk in stream]
+        assert kokoro.texts == ["Sure,", "your table is booked."]
+        assert [c.text for c in chunks] == ["Sure,", "your table is booked."]
+        assert stream.cache == "miss"  # part of it was synthesized
+        assert (stream.segments[0].engine, stream.segments[0].fallback) == ("kokoro", False)
+        _, alone = await say(gw, "Sure,")  # the opener's entry is the whole request's too
+        assert alone.cache == "hit" and len(kokoro.texts) == 2
+    # The cached opener is the very piece a fresh render gives, joined the same way.
+    uncached = replace(config, cache=replace(config.cache, enabled=False))
+    async with Gateway(uncached, engines=gateway.engines) as gw:
+        fresh = [chunk async for chunk in gw.synthesize(SynthesisRequest(text=text))]
+    assert [c.text for c in fresh] == [c.text for c in chunks]
+    assert fresh[0].words == chunks[0].words
+    assert np.allclose(fresh[0].samples, chunks[0].samples, atol=1e-4)
+
+
+async def test_a_chunk_spoken_in_one_text_is_a_hit_in_another(
+    gateway: Gateway, config: GatewayConfig
+) -> None:
+    kokoro = RecordingEngine(gateway.engines["kokoro"])
+    engines = {**gateway.engines, "kokoro": kokoro}
+    async with Gateway(single_voice(config), engines=engines) as gw:
+        first = [c async for c in gw.synthesize(SynthesisRequest(text="Good afternoon. Bye now."))]
+        assert kokoro.texts == ["Good afternoon.", "Bye now."]
+        stream = gw.synthesize(SynthesisRequest(text="Hello again. Bye now."))
+        second = [c async for c in stream]
+        assert kokoro.texts == ["Good afternoon.", "Bye now.", "Hello again."]
+        assert stream.cache == "miss"
+        assert (second[1].text, second[1].words) == (first[1].text, first[1].words)
+        assert np.array_equal(second[1].samples, first[1].samples)
+        # Every chunk cached, each from another text: no synthesis, and a hit.
+        _, third = await say(gw, "Hello again. Good afternoon.")
+        assert len(kokoro.texts) == 3 and third.cache == "hit"
+
+
+async def test_a_failing_engine_mid_run_stores_only_complete_chunks(
+    gateway: Gateway, config: GatewayConfig
+) -> None:
+    kokoro = RecordingEngine(gateway.engines["kokoro"], fail_from=2)
+    engines = {**gateway.engines, "kokoro": kokoro}
+    async with Gateway(single_voice(config), engines=engines) as gw:
+        with pytest.raises(EngineError, match="mid-segment"):
+            await say(gw, "Good afternoon. Bye now.")
+        assert kokoro.texts == ["Good afternoon.", "Bye now."]
+        # A cached chunk counts as Kokoro having spoken: no switch to Piper's voice after it.
+        with pytest.raises(EngineError, match="mid-segment"):
+            await say(gw, "Good afternoon. See you.")
+        assert kokoro.texts[2:] == ["See you."]
+        assert gw.health.is_healthy("kokoro")
+        kokoro.fail_from = None
+        # The first chunk was stored, the failed one and the whole run were not.
+        _, stream = await say(gw, "Good afternoon. Bye now.")
+        assert kokoro.texts[3:] == ["Bye now."] and stream.cache == "miss"
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "truncate"])
@@ -458,6 +564,8 @@ def test_cli_say_twice_misses_then_hits_and_prerender_fills_redis(
         TTS_GATEWAY_REDIS_URL=redis_server.url,
         TTS_GATEWAY_PRERENDER__CACHE_DIR=str(tmp_path / "third"),
         TTS_GATEWAY_PRERENDER__COMMON_PHRASES='["Goodbye for now."]',
+        TTS_GATEWAY_PRERENDER__OPENERS='["Sure,"]',
     )
-    assert state == {"state": "completed", "done": 1, "total": 1, "cached": 1}
-    assert len(redis_client.keys("tts:*")) == 2
+    assert state == {"state": "completed", "done": 2, "total": 2, "cached": 2}
+    # Two phrases, and the opener for Kokoro's default voice and each English profile's voice.
+    assert len(redis_client.keys("tts:*")) == 2 + 3

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 
@@ -30,6 +31,7 @@ from pipecat_tts_gateway.models import (
     list_models,
     russian_piper_voice,
 )
+from pipecat_tts_gateway.models.catalog import KOKORO_FP32_MODEL
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 KOKORO_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
@@ -99,12 +101,16 @@ def test_kokoro_model_sha256(statuses: list[ModelStatus]) -> None:
     assert _sha256(MODELS_DIR / KOKORO_MODEL) == KOKORO_SHA256
 
 
-def test_duration_model_keeps_audio_and_counts_frames(statuses: list[ModelStatus]) -> None:
+def _probe(phonemes: str) -> tuple[np.ndarray, np.ndarray]:
+    """Kokoro's inputs for `phonemes`: tokens wrapped in the pads, and af_heart's style row."""
     vocab = json.loads((MODELS_DIR / KOKORO_VOCAB).read_text(encoding="utf-8"))
-    ids = [vocab[symbol] for symbol in "ðɪs ɪz ə tˈɛst."]
-    tokens = np.array([[0, *ids, 0]], dtype=np.int64)
+    ids = [vocab[symbol] for symbol in phonemes]
     voice = np.fromfile(MODELS_DIR / KOKORO_VOICES_DIR / "af_heart.bin", dtype="<f4")
-    style = voice.reshape(510, 1, 256)[len(ids) - 1]
+    return np.array([[0, *ids, 0]], dtype=np.int64), voice.reshape(510, 1, 256)[len(ids) - 1]
+
+
+def test_duration_model_keeps_audio_and_counts_frames(statuses: list[ModelStatus]) -> None:
+    tokens, style = _probe("ðɪs ɪz ə tˈɛst.")
 
     original = _kokoro(MODELS_DIR / KOKORO_MODEL, tokens, style)
     patched = _kokoro(MODELS_DIR / KOKORO_DURATION_MODEL, tokens, style)
@@ -117,13 +123,30 @@ def test_duration_model_keeps_audio_and_counts_frames(statuses: list[ModelStatus
     assert int(duration.sum()) * 600 == len(original["audio"])
 
 
-def test_second_fetch_is_fast_and_changes_nothing(statuses: list[ModelStatus]) -> None:
-    before = _snapshot(MODELS_DIR)
-    started = time.perf_counter()
-    again = fetch_models(MODELS_DIR, allow_download=False, progress=False)
-    elapsed = time.perf_counter() - started
+def test_fp32_model_is_float_with_the_int8_timing(statuses: list[ModelStatus]) -> None:
+    """On the fetch's probe: on other text a frame count near x.5 may round the other way."""
+    ops = Counter(node.op_type for node in onnx.load(MODELS_DIR / KOKORO_FP32_MODEL).graph.node)
+    tokens, style = _probe("həlˈO wˈɜɹld")
 
-    assert elapsed < 3.0
+    int8 = _kokoro(MODELS_DIR / KOKORO_DURATION_MODEL, tokens, style)
+    fp32 = _kokoro(MODELS_DIR / KOKORO_FP32_MODEL, tokens, style)
+
+    assert ops["ConvInteger"] == ops["MatMulInteger"] == ops["DynamicQuantizeLinear"] == 0
+    assert (ops["Conv"], ops["MatMul"], ops["DynamicQuantizeLSTM"]) == (1 + 87, 26 + 148, 6)
+    assert set(fp32) == {"audio", "duration"}
+    assert np.array_equal(fp32["duration"], int8["duration"])
+    assert fp32["audio"].shape == int8["audio"].shape
+    rms = [
+        float(np.sqrt(np.mean(np.square(out["audio"], dtype=np.float64)))) for out in (fp32, int8)
+    ]
+    assert rms[0] == pytest.approx(rms[1], rel=0.1)
+    assert not np.array_equal(fp32["audio"], int8["audio"])
+
+
+def test_second_fetch_changes_nothing(statuses: list[ModelStatus]) -> None:
+    before = _snapshot(MODELS_DIR)
+    again = fetch_models(MODELS_DIR, allow_download=False, progress=False)
+
     assert again == statuses
     assert _snapshot(MODELS_DIR) == before
 
@@ -139,6 +162,10 @@ def test_fetch_replaces_partial_and_truncated_files(
     vocab = tmp_path / KOKORO_VOCAB
     vocab.unlink()
     vocab.write_text('{"a": 1', encoding="utf-8")
+    fp32 = tmp_path / KOKORO_FP32_MODEL
+    fp32.unlink()
+    with (MODELS_DIR / KOKORO_FP32_MODEL).open("rb") as original:
+        fp32.write_bytes(original.read(1 << 20))
     stale = [
         tmp_path / f".{KOKORO_MODEL}.k3x9q.part",
         tmp_path / KOKORO_VOICES_DIR / ".af_heart.bin.z8w2e.part",
@@ -152,6 +179,8 @@ def test_fetch_replaces_partial_and_truncated_files(
     assert model.stat().st_size == KOKORO_SIZE
     assert _sha256(model) == KOKORO_SHA256
     assert len(json.loads(vocab.read_text(encoding="utf-8"))) == 114
+    assert fp32.stat().st_size > 250_000_000
+    assert "ConvInteger" not in {node.op_type for node in onnx.load(fp32).graph.node}
     assert (MODELS_DIR / KOKORO_MODEL).stat().st_size == KOKORO_SIZE
 
 

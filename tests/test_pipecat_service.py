@@ -35,10 +35,8 @@ from pipecat.transcriptions.language import Language
 from pipecat_tts_gateway import Gateway, GatewayConfig, GatewayTTSService
 from pipecat_tts_gateway.intelligibility import transcribe, word_error_rate
 from pipecat_tts_gateway.pipecat.service import METADATA_KEY
+from tests.speech import GREETING, KOKORO_WER_BOUND, SCHEDULE
 from tests.wrapped_engines import WrappedEngine
-
-# Same bound as the core's Kokoro tests: noise or the wrong language scores near 1.0.
-WER_BOUND = 0.25
 
 
 async def speak(
@@ -144,10 +142,9 @@ async def test_output_rate_is_the_pipelines(gateway: Gateway, rate: int) -> None
 
 
 async def test_english_is_intelligible(gateway: Gateway) -> None:
-    sentence = "We are open from nine in the morning until six in the evening."
-    down, _ = await speak(GatewayTTSService(gateway=gateway), [TTSSpeakFrame(sentence)])
+    down, _ = await speak(GatewayTTSService(gateway=gateway), [TTSSpeakFrame(SCHEDULE)])
     heard = transcribe(samples(down), 16000)
-    assert word_error_rate(sentence, heard) <= WER_BOUND, heard
+    assert word_error_rate(SCHEDULE, heard) <= KOKORO_WER_BOUND, heard
 
 
 @pytest.fixture(scope="module")
@@ -219,16 +216,16 @@ async def test_slow_synthesis_is_not_a_silent_context(
 
 
 async def test_greeting_plays_on_start_from_the_cache(gateway: Gateway) -> None:
-    greeting = ["Hello, thank you for calling.", "How can I help?"]
+    greeting = list(GREETING)
     service = GatewayTTSService(gateway=gateway, greeting=greeting)
     timeline = Timeline(service)
     # No text is sent at all: the greeting comes from the StartFrame alone.
-    down, _ = await speak(service, [], rate=8000, observers=[timeline])
+    down, _ = await speak(service, [], rate=16000, observers=[timeline])
     assert sum(isinstance(f, TTSStartedFrame) for f in down) == 2
     frames = audio_frames(down)
     assert frames and all(info(f)["cache"] == "hit" for f in frames)
-    heard = transcribe(samples(down), 8000)
-    assert word_error_rate(" ".join(greeting), heard) <= WER_BOUND, heard
+    heard = transcribe(samples(down), 16000)
+    assert word_error_rate(" ".join(greeting), heard) <= KOKORO_WER_BOUND, heard
     latency_ms = (timeline.audio_pushed[0] - timeline.received[StartFrame]) * 1000
     print(f"greeting: first audio frame {latency_ms:.1f} ms after the StartFrame")
 

@@ -1,4 +1,5 @@
-"""Prerendered phrases: the seed's log lines, the cache filled, requests served meanwhile."""
+"""Prerendered phrases and openers: the seed's log lines, the cache filled, requests served
+meanwhile."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipecat_tts_gateway import Gateway, GatewayConfig, SynthesisRequest
-from tests.test_cache import cache_files, cached_config, say
+from tests.test_cache import RecordingEngine, cache_files, cached_config, say
 from tests.wrapped_engines import WrappedEngine
 
 PHRASES = ["Good morning!", "Добрый день!"]
 
 
-def with_phrases(config: GatewayConfig, tmp_path: Path, phrases: list[str]) -> GatewayConfig:
+def with_phrases(
+    config: GatewayConfig, tmp_path: Path, phrases: list[str], openers: list[str] | None = None
+) -> GatewayConfig:
+    """A file-cached config that prerenders `phrases` and `openers` (none unless given)."""
     cfg = cached_config(config, tmp_path)
-    return replace(cfg, prerender=replace(cfg.prerender, common_phrases=phrases))
+    return replace(
+        cfg, prerender=replace(cfg.prerender, common_phrases=phrases, openers=openers or [])
+    )
 
 
 async def test_prerender_logs_the_seed_lines_and_fills_the_cache(
@@ -77,3 +83,46 @@ async def test_a_bad_phrase_fails_alone_and_closing_cancels(
     off = replace(cfg, cache=replace(cfg.cache, enabled=False))
     async with Gateway(off, engines=gateway.engines) as gw:
         assert await gw.prerender() == 0 and gw.start_prerender() is None
+
+
+async def test_openers_render_for_every_default_voice_and_are_counted(
+    gateway: Gateway, config: GatewayConfig, tmp_path: Path, log_messages: list[str]
+) -> None:
+    engines = {name: RecordingEngine(engine) for name, engine in gateway.engines.items()}
+    cfg = with_phrases(config, tmp_path, ["Good morning!"], openers=["Sure,", "Конечно,"])
+    async with Gateway(cfg, engines=engines) as gw:
+        handled: list[str] = []
+        assert await gw.prerender(progress=handled.append) == 3
+        assert handled == ["Good morning!", "Sure,", "Конечно,"]
+        assert [m for m in log_messages if m.startswith("INFO Prerender")] == [
+            "INFO Prerendering 3 phrases...",
+            "INFO Prerendered (1/3): Good morning!",
+            "INFO Prerendered (2/3): Sure,",
+            "INFO Prerendered (3/3): Конечно,",
+            "INFO Prerendering completed",
+        ]
+        assert gw.prerender_state == {"state": "completed", "done": 3, "total": 3}
+        # English: the default voice, the receptionist's and the narrator's; Russian: Piper at
+        # the default speed and at the receptionist's.
+        assert engines["kokoro"].texts == ["Good morning!"] + ["Sure,"] * 3
+        assert engines["piper"].texts == ["Конечно,"] * 2
+        await gw.cache.flush()
+        assert len(cache_files(tmp_path)) == 1 + 3 + 2
+        task = gw.start_prerender()  # at start, openers count too; all cached by now
+        assert task is not None and gw.prerender_state["total"] == 3
+        assert await task == 3
+        assert len(engines["kokoro"].texts) == 4 and len(engines["piper"].texts) == 2
+        # A profile's request starts from its own voice's opener.
+        _, stream = await say(gw, "Конечно, ваш столик забронирован.", profile="receptionist")
+        assert engines["piper"].texts[2:] == ["ваш столик забронирован."]
+        assert stream.segments[0].engine == "piper"
+
+
+async def test_an_opener_no_engine_speaks_fails_alone(
+    gateway: Gateway, config: GatewayConfig, tmp_path: Path, log_messages: list[str]
+) -> None:
+    english = {"kokoro": gateway.engines["kokoro"]}
+    async with Gateway(with_phrases(config, tmp_path, []), engines=english) as gw:
+        assert await gw.prerender(openers=["Sure,", "Конечно,"]) == 1
+        assert gw.prerender_state == {"state": "failed", "done": 2, "total": 2}
+    assert any(m.startswith("ERROR Prerendering failed for 'Конечно,'") for m in log_messages)

@@ -1,4 +1,4 @@
-"""First-audio work jumps the inference queue; everything else keeps its order."""
+"""The inference queue serves the earliest deadline first; equal deadlines keep their order."""
 
 from __future__ import annotations
 
@@ -7,27 +7,31 @@ import threading
 
 import pytest
 
-from pipecat_tts_gateway.scheduling import FIRST_AUDIO, PriorityExecutor
+from pipecat_tts_gateway.scheduling import DEADLINE, PriorityExecutor
 
 
-async def test_first_audio_work_runs_before_queued_follow_ups() -> None:
+async def test_earliest_deadline_runs_first() -> None:
     executor = PriorityExecutor(1)
     gate = threading.Event()
     ran: list[str] = []
     loop = asyncio.get_running_loop()
+
+    async def due(name: str, deadline: float) -> None:
+        DEADLINE.set(deadline)  # a task's own context, as the gateway does it
+        await loop.run_in_executor(executor, ran.append, name)
+
     try:
         blocker = loop.run_in_executor(executor, gate.wait)
-        follow_ups = [loop.run_in_executor(executor, ran.append, f"later-{i}") for i in range(3)]
-
-        async def first() -> None:
-            FIRST_AUDIO.set(True)  # a task's own context, as the gateway does it
-            await loop.run_in_executor(executor, ran.append, "first")
-
-        urgent = asyncio.create_task(first())
+        undated = [loop.run_in_executor(executor, ran.append, f"prerender-{i}") for i in range(2)]
+        tasks = [
+            asyncio.create_task(due(name, deadline))
+            for name, deadline in [("follow-up", 20.0), ("first", 10.0), ("dry-soon", 5.0)]
+        ]
+        tasks.append(asyncio.create_task(due("first-2", 10.0)))
         await asyncio.sleep(0.05)
         gate.set()
-        await asyncio.gather(blocker, urgent, *follow_ups)
-        assert ran == ["first", "later-0", "later-1", "later-2"]
+        await asyncio.gather(blocker, *undated, *tasks)
+        assert ran == ["dry-soon", "first", "first-2", "follow-up", "prerender-0", "prerender-1"]
     finally:
         executor.shutdown()
 

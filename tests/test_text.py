@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +15,7 @@ from pipecat_tts_gateway.text import (
     chunk_text,
     clean_text,
     detect_language,
+    next_chunk,
     split_language_runs,
     split_sentences,
     split_to_fit,
@@ -116,19 +116,17 @@ class TestCleanText:
             clean_text("a" * 11, max_chars=10)
         assert clean_text("a" * 10, max_chars=10) == "a" * 10
 
-    def test_one_megabyte_is_rejected_fast(self) -> None:
+    def test_one_megabyte_is_rejected_before_it_is_scanned(self) -> None:
+        # The control character at its very end is never reached: length is checked first, so
+        # a huge body costs nothing to refuse (speed itself is the benchmark's business).
         huge = "слово word, " * (1_000_000 // 12) + "\x00"
         assert len(huge) > 900_000
-        started = time.perf_counter()
         with pytest.raises(TextTooLongError, match="5000"):
             clean_text(huge, max_chars=5000)
-        assert time.perf_counter() - started < 0.05
 
-    def test_long_valid_text_is_fast(self) -> None:
+    def test_long_valid_text_is_kept_whole(self) -> None:
         text = _long_text(5000).replace("\n", " ")
-        started = time.perf_counter()
-        clean_text(text, max_chars=5000)
-        assert time.perf_counter() - started < 0.1
+        assert clean_text(text, max_chars=5000).split() == text.split()
 
     @pytest.mark.parametrize(
         ("value", "code", "position"),
@@ -465,6 +463,137 @@ class TestChunkText:
             first_words, max_chars = rng.randint(1, 10), rng.randint(10, 300)
             chunks = chunk_text(text, first_chunk_words=first_words, max_chunk_chars=max_chars)
             _check_chunks(text, chunks, first_words, max_chars)
+
+
+OPENERS = ["Sure,", "Of course.", "Okay,", "Thank you", "Thank you for calling,", "Конечно,"]
+
+
+class TestOpeners:
+    def test_an_opener_is_cut_off_where_the_rules_would_keep_the_sentence_whole(self) -> None:
+        assert chunk_text("Sure, your table is booked.", openers=OPENERS) == [
+            "Sure,",
+            "your table is booked.",
+        ]
+        # Would leave fewer than 3 words behind: whole without openers, cut with them.
+        assert chunk_text("Okay, fine.") == ["Okay, fine."]
+        assert chunk_text("Okay, fine.", openers=OPENERS) == ["Okay,", "fine."]
+        assert chunk_text("Конечно, сделаю.", openers=OPENERS) == ["Конечно,", "сделаю."]
+
+    def test_an_opener_sentence_comes_first(self) -> None:
+        assert chunk_text("Of course. Let me check.", openers=OPENERS) == [
+            "Of course.",
+            "Let me check.",
+        ]
+
+    def test_the_rest_gets_a_short_first_chunk_of_its_own(self) -> None:
+        # The opener plays from the cache; the rest's first chunk is the first one rendered.
+        text = (
+            "Of course. Your appointment is booked for Tuesday at ten in the morning with Miller."
+        )
+        assert chunk_text(text, openers=OPENERS) == [
+            "Of course.",
+            "Your appointment is booked for Tuesday",
+            "at ten in the morning with Miller.",
+        ]
+
+    def test_the_longest_opener_wins_and_may_exceed_first_chunk_words(self) -> None:
+        text = "Thank you for calling, how can I help?"
+        assert chunk_text(text, first_chunk_words=2, openers=OPENERS)[0] == (
+            "Thank you for calling,"
+        )
+        assert chunk_text("Thank you so much for waiting.", openers=OPENERS)[0] == "Thank you"
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Surely, your table is booked.",  # a longer word
+            "Sure thing, your table is booked.",  # "Sure" without the comma
+            "sure, your table is booked.",  # another case: never respelled
+            "Sure,your table is booked.",  # no whitespace after the opener
+            "Of course... let me check.",  # other punctuation
+            "Yes. Sure, your table is booked.",  # not at the start
+        ],
+    )
+    def test_only_whole_words_at_the_start_match(self, text: str) -> None:
+        assert chunk_text(text, openers=OPENERS) == chunk_text(text)
+
+    def test_a_text_that_is_only_an_opener(self) -> None:
+        assert chunk_text("Sure,", openers=OPENERS) == ["Sure,"]
+        assert chunk_text("  Thank you \n for  calling,  ", openers=OPENERS) == [
+            "Thank you for calling,"
+        ]
+        # The configured spelling's whitespace does not matter either.
+        assert chunk_text("One moment, please.", openers=["One  moment,\tplease."]) == [
+            "One moment, please."
+        ]
+
+    def test_an_opener_over_max_chunk_chars_is_ignored(self) -> None:
+        text = "Thank you for calling, how can I help?"
+        assert chunk_text(text, max_chunk_chars=20, openers=["Thank you for calling,"]) == (
+            chunk_text(text, max_chunk_chars=20)
+        )
+
+    def test_words_are_never_dropped_or_reordered(self) -> None:
+        for seed in range(300):
+            rng = random.Random(seed)
+            text = _random_text(rng, rng.randint(1, 60))
+            words = text.split()
+            opener = " ".join(words[: rng.randint(1, min(4, len(words)))])
+            first_words, max_chars = rng.randint(1, 10), rng.randint(10, 300)
+            chunks = chunk_text(
+                text, first_chunk_words=first_words, max_chunk_chars=max_chars, openers=[opener]
+            )
+            assert " ".join(chunks).split() == words
+            assert all(chunk and chunk == chunk.strip() for chunk in chunks)
+            assert chunks[0] == opener or len(opener) > max_chars
+
+
+class TestNextChunk:
+    """The paced schedule's cut: as much as the time left allows, at the best boundary."""
+
+    TEXT = (
+        "Thanks for waiting, your reference is 482. I can see two appointments on your file, "
+        "one next Tuesday morning with doctor Adams and one the following Friday afternoon "
+        "with the nurse. Would you like to keep both of them?"
+    )
+
+    def test_whole_sentences_while_they_fit(self) -> None:
+        first, second, third = split_sentences(self.TEXT)
+        chunk, rest = next_chunk(self.TEXT, 1000)
+        assert (chunk, rest) == (self.TEXT, "")
+        chunk, rest = next_chunk(self.TEXT, len(first) + 1 + len(second))
+        assert chunk == f"{first} {second}" and rest == third
+
+    def test_clauses_of_a_sentence_too_long_for_the_time_left(self) -> None:
+        text = self.TEXT.split(". ", 1)[1]  # "I can see two appointments on your file, ..."
+        chunk, rest = next_chunk(text, 50)
+        assert chunk == "I can see two appointments on your file,"
+        assert rest.startswith("one next Tuesday")
+
+    def test_words_only_where_a_clause_is_too_long_and_never_after_a_binding_word(self) -> None:
+        text = "one next Tuesday morning with doctor Adams and one the following Friday afternoon."
+        chunk, rest = next_chunk(text, 30)
+        assert chunk == "one next Tuesday morning"  # not "... morning with"
+        assert len(chunk) <= 30 and f"{chunk} {rest}".split() == text.split()
+
+    def test_nothing_fits_gives_a_first_chunk_sized_piece(self) -> None:
+        chunk, rest = next_chunk(self.TEXT, 0, min_words=6)
+        assert chunk == "Thanks for waiting," and rest.startswith("your reference is 482.")
+        chunk, _ = next_chunk("Please hold the line.", 0, min_words=6)
+        assert chunk == "Please hold the line."  # short and without a clause: whole
+
+    @PROPERTY
+    @given(generated_text, st.integers(0, 400), st.integers(1, 10))
+    def test_never_drops_reorders_or_returns_nothing(
+        self, text: str, max_chars: int, min_words: int
+    ) -> None:
+        rest = " ".join(text.split())
+        chunks = []
+        while rest:
+            chunk, rest = next_chunk(rest, max_chars, min_words=min_words)
+            assert chunk
+            chunks.append(chunk)
+        assert " ".join(chunks).split() == text.split()
 
 
 class TestSplitToFit:

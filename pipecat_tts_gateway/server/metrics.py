@@ -7,6 +7,8 @@ and cache results from the core, error codes from the code tables.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -17,7 +19,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from pipecat_tts_gateway.gateway import Gateway
 from pipecat_tts_gateway.server.admission import Admission
 
 ENDPOINTS = ("/synthesize", "/v1/audio/speech", "/health", "/voices", "/metrics")
@@ -36,11 +40,13 @@ class Metrics:
 
     Args:
         admission: Read at scrape time for the running and queued gauges.
+        gateway: Read at scrape time for the listeners' underruns and the real-time capacity.
     """
 
-    def __init__(self, admission: Admission) -> None:
+    def __init__(self, admission: Admission, gateway: Gateway) -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
+        registry.register(_RealtimeCollector(gateway))
         self._requests = Counter(
             "tts_gateway_requests",
             "Syntheses by endpoint, engine of the first segment, cache result and outcome "
@@ -123,3 +129,29 @@ class Metrics:
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _RealtimeCollector:
+    """The core's pacing figures, read when scraped (every door's streams count, not just HTTP)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+
+    def collect(self) -> Iterator[Metric]:
+        pacing = self._gateway.pacing
+        yield CounterMetricFamily(
+            "tts_gateway_underruns",
+            "Times a listener playing from the first byte would have run dry mid-stream",
+            value=pacing.underruns,
+        )
+        yield CounterMetricFamily(
+            "tts_gateway_stall_seconds",
+            "Silence those underruns caused",
+            value=pacing.stall_s,
+        )
+        capacity = self._gateway.realtime_capacity_streams()
+        yield GaugeMetricFamily(
+            "tts_gateway_realtime_capacity_streams",
+            "Streams the engines can keep in real time at their measured speed (NaN: unknown)",
+            value=math.nan if capacity is None else capacity,
+        )

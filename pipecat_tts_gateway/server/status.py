@@ -10,7 +10,7 @@ from pipecat_tts_gateway.server.openai_compat import OPENAI_VOICES, resolve_voic
 
 
 def health(gateway: Gateway, admission: Admission) -> dict[str, Any]:
-    """Engines with their models, cache tiers, prerender progress and load.
+    """Engines with their models, cache tiers, prerender progress, load and real-time margin.
 
     Stand-in voices are flagged by the engine's own description; the cache's "redis" is "up",
     "down" or None when none is configured.
@@ -36,6 +36,19 @@ def health(gateway: Gateway, admission: Admission) -> dict[str, Any]:
             "max_concurrent": admission.max_concurrent,
             "max_queue": admission.max_queue,
         },
+        "realtime": realtime(gateway, admission),
+    }
+
+
+def realtime(gateway: Gateway, admission: Admission) -> dict[str, Any]:
+    """Whether the machine keeps up: streams it can carry in real time against those running,
+    and how often a listener ran dry (`underruns`, with the silence they caused)."""
+    capacity = gateway.realtime_capacity_streams()
+    return {
+        "realtime_capacity_streams": capacity,
+        "keeping_up": capacity is None or admission.active <= capacity,
+        "underruns": gateway.pacing.underruns,
+        "stall_s": round(gateway.pacing.stall_s, 3),
     }
 
 

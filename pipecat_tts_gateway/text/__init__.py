@@ -1,6 +1,11 @@
 """Text handling before synthesis: validation, language routing and streaming chunks."""
 
-from pipecat_tts_gateway.text.chunking import chunk_text, split_sentences, split_to_fit
+from pipecat_tts_gateway.text.chunking import (
+    chunk_text,
+    next_chunk,
+    split_sentences,
+    split_to_fit,
+)
 from pipecat_tts_gateway.text.language import LanguageRun, detect_language, split_language_runs
 from pipecat_tts_gateway.text.validation import clean_text
 
@@ -9,6 +14,7 @@ __all__ = [
     "chunk_text",
     "clean_text",
     "detect_language",
+    "next_chunk",
     "split_language_runs",
     "split_sentences",
     "split_to_fit",

@@ -9,10 +9,11 @@ equals ``text.split()``: nothing the LLM said is dropped, duplicated or reordere
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
-__all__ = ["chunk_text", "split_sentences", "split_to_fit"]
+__all__ = ["chunk_text", "next_chunk", "split_sentences", "split_to_fit"]
 
 _CLOSERS = r"[\"'»”’)\]]"  # closing quotes and brackets
 # Sentence-final punctuation (runs like "?!", "...", "?.." included), then closing quotes or
@@ -24,6 +25,7 @@ _CLAUSE_END = re.compile(rf"[,;:—–]{_CLOSERS}*$")
 _DASH_WORDS = frozenset({"—", "–", "-", "--"})
 # One or more initials: "J.", "J.R.R.", "А.С." ("J. Smith" stays one sentence).
 _INITIALS = re.compile(r"(?:[A-ZА-ЯЁ]\.)+")
+_WORD = re.compile(r"\S+")
 
 # Abbreviations after which a capitalized word usually does not start a new sentence. Ones that
 # also commonly end a sentence ("etc.", "Inc.", "и др.", "руб.") are left out on purpose: a
@@ -161,7 +163,13 @@ def _split_level(text: str, fits: Callable[[str], bool], level: int) -> list[str
     return pieces
 
 
-def chunk_text(text: str, *, first_chunk_words: int = 6, max_chunk_chars: int = 300) -> list[str]:
+def chunk_text(
+    text: str,
+    *,
+    first_chunk_words: int = 6,
+    max_chunk_chars: int = 300,
+    openers: Collection[str] = (),
+) -> list[str]:
     """Cut text into chunks for streaming synthesis: a short first chunk, then sentences.
 
     The first chunk is the start of the first sentence, at most ``first_chunk_words`` words.
@@ -175,10 +183,20 @@ def chunk_text(text: str, *, first_chunk_words: int = 6, max_chunk_chars: int = 
     ("Hello!" before "How can I help you today?"). After the first chunk, each sentence is one
     chunk; a sentence over ``max_chunk_chars`` is cut at clause, then word boundaries.
 
+    A text that begins with one of ``openers`` ("Sure,", "One moment, please.") has that
+    opener alone as its first chunk, whatever the rules above would do, because openers are
+    prerendered into the cache as chunks: that chunk is then heard at once. The rest is chunked
+    as a text of its own (a short first chunk again: it is the first audio actually rendered).
+    An opener matches whole words at the start of the text, case and punctuation exactly
+    (whitespace may differ): the cut only pays where its chunk is byte for byte the cached
+    one, and a chunk is never respelled. The longest matching opener wins; one longer than
+    ``max_chunk_chars`` is ignored.
+
     Args:
         text: The text to chunk (typically already passed through ``clean_text``).
         first_chunk_words: The most words the first chunk may have.
         max_chunk_chars: The longest chunk in characters; only a single longer word exceeds it.
+        openers: Phrases that, at the start of the text, are cut off as the first chunk.
 
     Returns:
         Non-empty, whitespace-normalized chunks with ``" ".join(chunks).split() ==
@@ -192,6 +210,12 @@ def chunk_text(text: str, *, first_chunk_words: int = 6, max_chunk_chars: int = 
     if max_chunk_chars < 1:
         raise ValueError(f"max_chunk_chars must be at least 1, got {max_chunk_chars}")
 
+    end = _opener_end(text, openers, max_chunk_chars)
+    if end is not None:
+        rest = chunk_text(
+            text[end:], first_chunk_words=first_chunk_words, max_chunk_chars=max_chunk_chars
+        )
+        return [" ".join(text[:end].split()), *rest]
     sentences = [" ".join(sentence.split()) for sentence in split_sentences(text)]
     if not sentences:
         return []
@@ -202,6 +226,21 @@ def chunk_text(text: str, *, first_chunk_words: int = 6, max_chunk_chars: int = 
     for sentence in sentences[1:]:
         chunks.extend(_fit_chars(sentence, max_chunk_chars))
     return chunks
+
+
+def _opener_end(text: str, openers: Collection[str], max_chars: int) -> int | None:
+    """Where in ``text`` the longest opener it starts with ends, word for word; None if none."""
+    candidates = [
+        words
+        for words in (tuple(opener.split()) for opener in openers)
+        if words and len(" ".join(words)) <= max_chars
+    ]
+    if not candidates:
+        return None
+    starts = list(itertools.islice(_WORD.finditer(text), max(map(len, candidates))))
+    words = tuple(match.group() for match in starts)
+    best = max((len(c) for c in candidates if words[: len(c)] == c), default=0)
+    return starts[best - 1].end() if best else None
 
 
 # A cut right after one of these splits a phrase ("Please hold while I | check"): articles,
@@ -257,3 +296,63 @@ def _bare(word: str) -> str:
 def _fit_chars(text: str, max_chars: int) -> list[str]:
     """Cut one sentence into pieces of at most ``max_chars`` characters."""
     return split_to_fit(text, lambda piece: len(piece) <= max_chars)
+
+
+def next_chunk(text: str, max_chars: int, *, min_words: int = 6) -> tuple[str, str]:
+    """Take the biggest next chunk of ``text`` that fits in ``max_chars``: (chunk, rest).
+
+    Whole sentences first (several, when they fit: one engine call is cheaper than two), then
+    the clauses of a sentence too long for the time left, and between words only where a clause
+    is too long, never after a word that binds to the next and never leaving 1-2 stray words of
+    a sentence behind. Where not even a short piece fits (the listener is about to run dry, or
+    already has), the piece is as short as a first chunk: at most ``min_words`` words by the
+    first chunk's rules, so the silence ends soonest.
+
+    Args:
+        text: What is left to say (whitespace-normalized).
+        max_chars: The longest chunk the time left allows.
+        min_words: The most words of the fallback piece when nothing fits.
+
+    Returns:
+        (chunk, rest) with ``(chunk + " " + rest).split() == text.split()``; chunk is never
+        empty while text is not.
+    """
+    sentences = [" ".join(s.split()) for s in split_sentences(text)]
+    if not sentences:
+        return "", ""
+    taken: list[str] = []
+    for sentence in sentences:
+        if len(" ".join([*taken, sentence])) > max_chars:
+            break
+        taken.append(sentence)
+    if taken:
+        return " ".join(taken), " ".join(sentences[len(taken) :])
+    first, after = sentences[0], " ".join(sentences[1:])
+    head = _longest_prefix(_split_clauses(first), max_chars)
+    if not head:
+        head = _word_cut(first.split(), max_chars)
+    if not head:
+        head, _ = _split_first(first, min_words)
+    rest = first[len(head) :].strip()
+    return head, " ".join(part for part in (rest, after) if part)
+
+
+def _longest_prefix(parts: list[str], max_chars: int) -> str:
+    """The most leading parts whose join fits in ``max_chars`` ("" when the first does not)."""
+    joined = ""
+    for part in parts:
+        candidate = f"{joined} {part}".strip()
+        if len(candidate) > max_chars:
+            break
+        joined = candidate
+    return joined
+
+
+def _word_cut(words: list[str], max_chars: int) -> str:
+    """The longest run of leading words within ``max_chars`` that ends on a free word and
+    leaves at least ``_MIN_REST`` words of its sentence; "" when there is none."""
+    for take in range(len(words) - _MIN_REST, _MIN_WORD_CUT - 1, -1):
+        head = " ".join(words[:take])
+        if len(head) <= max_chars and _bare(words[take - 1]) not in _BINDING_WORDS:
+            return head
+    return ""

@@ -1,0 +1,181 @@
+"""How fast an engine renders on this machine, and how much audio a listener has left.
+
+A stream never runs dry when each chunk is ready before the audio queued ahead of it has played.
+That needs two numbers nobody can configure: the engine's compute per character here (it differs
+3x between machines, and grows when streams share the cores) and the playback clock of the
+stream. `ComputeModel` learns the first from every call the engine makes; `Playback` keeps the
+second, assuming a player that starts at the first byte and plays in real time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+# Observations the compute model fits; old ones fall out as the machine's load changes.
+_WINDOW = 24
+# Before two calls of different lengths were seen: Kokoro's cost on a slow 2-core CPU.
+_PRIOR_FIXED_S = 0.5
+_PRIOR_PER_CHAR_S = 0.012
+# Share of the audio still queued that the next chunk's compute may use, and a fixed allowance
+# for resampling, queueing and the event loop.
+_SAFETY = 0.7
+_SLACK_S = 0.05
+
+
+class ComputeModel:
+    """Seconds of compute a call takes, as fixed cost + cost per character, fitted online.
+
+    Every call of an engine adds one (characters, seconds) observation; a least-squares line
+    over the most recent ones predicts the next call. Thread-safe: inference threads observe
+    while the event loop predicts.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._samples: deque[tuple[int, float]] = deque(maxlen=_WINDOW)
+        self._fixed_s = _PRIOR_FIXED_S
+        self._per_char_s = _PRIOR_PER_CHAR_S
+        self._chars = 0
+        self._audio_s = 0.0
+
+    def observe(self, chars: int, seconds: float, audio_s: float) -> None:
+        """Record one call: `chars` characters took `seconds` and gave `audio_s` of audio."""
+        if chars <= 0:
+            return
+        with self._lock:
+            self._chars += chars
+            self._audio_s += audio_s
+            self._samples.append((chars, seconds))
+            x = np.array([c for c, _ in self._samples], dtype=np.float64)
+            y = np.array([s for _, s in self._samples], dtype=np.float64)
+            if len(x) >= 2 and np.ptp(x) > 0:
+                per_char, fixed = np.polyfit(x, y, 1)
+                self._per_char_s = max(float(per_char), 1e-5)
+                self._fixed_s = max(float(fixed), 0.0)
+            else:  # one length seen: keep the slope, move the line through the mean
+                self._fixed_s = max(float(y.mean() - self._per_char_s * x.mean()), 0.0)
+
+    def seconds(self, chars: int) -> float:
+        """Predicted compute for a call of `chars` characters."""
+        with self._lock:
+            return self._fixed_s + self._per_char_s * chars
+
+    def chars_within(self, seconds: float) -> int:
+        """The most characters one call can render in `seconds` (0 when not even the fixed
+        cost fits)."""
+        with self._lock:
+            return max(0, int((seconds - self._fixed_s) / self._per_char_s))
+
+    def efficient_chars(self, realtime_factor: float) -> int:
+        """The fewest characters one call needs to render audio at `realtime_factor` or better.
+
+        A shorter chunk costs more in fixed overhead than it buys in audio: when a stream is
+        short of time, cutting its chunks that small only makes it fall further behind.
+        """
+        with self._lock:
+            if not self._chars:
+                return 0
+            margin = realtime_factor * self._audio_s / self._chars - self._per_char_s
+            return int(self._fixed_s / margin) if margin > 0 else 1 << 30
+
+    def realtime_factor(self, chars: int) -> float | None:
+        """Compute seconds per second of audio for calls of `chars` characters; None before
+        any call was observed."""
+        with self._lock:
+            if not self._chars:
+                return None
+            audio_s = chars * self._audio_s / self._chars
+        return self.seconds(chars) / max(audio_s, 1e-9)
+
+
+class Playback:
+    """The clock of a listener who starts playing at the first byte, in real time.
+
+    Args:
+        clock: Seconds on a monotonic clock (tests pass their own).
+
+    Attributes:
+        requested_at: When the stream was asked for (`clock` seconds).
+        first_audio_at: When its first audio was handed over, or None before that.
+        audio_s: Seconds of audio handed over so far.
+        underruns: How often the listener would have run dry before the next chunk came.
+        stall_s: Total silence those underruns caused.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._clock = clock
+        self.requested_at = clock()
+        self.first_audio_at: float | None = None
+        self.audio_s = 0.0
+        self.underruns = 0
+        self.stall_s = 0.0
+
+    def runs_dry_at(self) -> float:
+        """When the audio handed over so far will have played; the request time before any.
+
+        This is the deadline of the next chunk: the inference queue serves the earliest first.
+        """
+        if self.first_audio_at is None:
+            return self.requested_at
+        return self.first_audio_at + self.stall_s + self.audio_s
+
+    def buffered_s(self) -> float:
+        """Seconds of audio the listener still has queued (0 before the first chunk)."""
+        if self.first_audio_at is None:
+            return 0.0
+        return max(0.0, self.runs_dry_at() - self._clock())
+
+    def budget_s(self) -> float:
+        """Compute the next chunk may take and still be ready before the listener runs dry."""
+        return _SAFETY * self.buffered_s() - _SLACK_S
+
+    def handed_over(self, seconds: float) -> None:
+        """Count a chunk of `seconds` as handed to the listener now."""
+        now = self._clock()
+        if self.first_audio_at is None:
+            self.first_audio_at = now
+        else:
+            late = now - self.runs_dry_at()
+            if late > 0:
+                self.underruns += 1
+                self.stall_s += late
+        self.audio_s += seconds
+
+
+# A typical paced chunk (a sentence), the size capacity is estimated for.
+_TYPICAL_CHUNK_CHARS = 120
+
+
+class PacingStats:
+    """What every stream's listener clock says, summed for /health and the metrics.
+
+    Attributes:
+        underruns: Times a listener would have run dry, over all streams since start.
+        stall_s: The silence those underruns caused.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.underruns = 0
+        self.stall_s = 0.0
+
+    def add(self, underruns: int, stall_s: float) -> None:
+        with self._lock:
+            self.underruns += underruns
+            self.stall_s += stall_s
+
+
+def realtime_capacity_streams(models: list[ComputeModel]) -> float | None:
+    """How many streams the engines can keep in real time at once, at their measured speed.
+
+    The slowest engine decides: 1 / its real-time factor on a sentence-sized chunk, as measured
+    under the load of late (so it falls when other work shares the cores). None before any
+    engine has rendered anything.
+    """
+    factors = [f for m in models if (f := m.realtime_factor(_TYPICAL_CHUNK_CHARS)) is not None]
+    return round(1.0 / max(factors), 2) if factors else None

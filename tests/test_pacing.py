@@ -1,0 +1,61 @@
+"""The engine speed model and the listener's clock that size paced chunks."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipecat_tts_gateway.pacing import ComputeModel, Playback
+
+
+def test_compute_model_learns_fixed_cost_and_cost_per_character() -> None:
+    model = ComputeModel()
+    for chars in (10, 40, 80, 160, 20):
+        model.observe(chars, 0.3 + 0.01 * chars, audio_s=0.07 * chars)
+    assert model.seconds(100) == pytest.approx(1.3, rel=1e-6)
+    assert model.chars_within(0.8) == pytest.approx(50, abs=1)
+    assert model.chars_within(0.2) == 0  # not even the fixed cost fits
+    assert model.realtime_factor(100) == pytest.approx(1.3 / 7.0, rel=1e-6)
+
+
+def test_compute_model_follows_a_machine_that_slows_down() -> None:
+    model = ComputeModel()
+    for chars in (10, 80) * 20:
+        model.observe(chars, 0.3 + 0.01 * chars, audio_s=0.07 * chars)
+    for chars in (10, 80) * 20:  # another stream now shares the cores
+        model.observe(chars, 2 * (0.3 + 0.01 * chars), audio_s=0.07 * chars)
+    assert model.seconds(80) == pytest.approx(2.2, rel=1e-6)
+
+
+def test_compute_model_before_any_call_is_conservative() -> None:
+    model = ComputeModel()
+    assert model.realtime_factor(50) is None
+    assert model.seconds(50) > 0.5
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_playback_counts_underruns_and_their_silence() -> None:
+    clock = Clock()
+    playback = Playback(clock)
+    assert playback.runs_dry_at() == 100.0  # a first chunk is due at once
+    assert playback.buffered_s() == 0.0
+    clock.now = 100.5
+    playback.handed_over(0.05)  # first audio after 0.5 s
+    assert playback.first_audio_at == 100.5
+    assert playback.runs_dry_at() == pytest.approx(100.55)
+    clock.now = 100.65  # the listener ran dry 0.1 s ago
+    playback.handed_over(10.0)
+    assert playback.underruns == 1
+    assert playback.stall_s == pytest.approx(0.1)
+    # The silence moved the clock: 10 s are queued from now on, not from before the stall.
+    assert playback.buffered_s() == pytest.approx(10.0)
+    assert playback.budget_s() == pytest.approx(0.7 * 10.0 - 0.05)
+    clock.now = 105.0
+    playback.handed_over(1.0)  # in time: 5.65 s were still queued
+    assert (playback.underruns, playback.buffered_s()) == (1, pytest.approx(6.65))
