@@ -13,6 +13,11 @@ import pytest
 from pipecat_tts_gateway.bench.results import MemoryResult, Sample
 
 
+def rows_named(data: dict, scenario: str) -> dict:
+    (row,) = [r for r in data["timings"] if r["scenario"] == scenario]
+    return row
+
+
 def test_quick_bench_writes_the_report(tmp_path: Path) -> None:
     out = tmp_path / "bench"
     result = subprocess.run(
@@ -30,7 +35,8 @@ def test_quick_bench_writes_the_report(tmp_path: Path) -> None:
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"report": str(out / "RESULTS.md")}
     report = (out / "RESULTS.md").read_text(encoding="utf-8")
     for heading in (
-        "## Targets of issue 6",
+        "## Targets (issues 6 and 10)",
+        "## Kokoro backends",
         "## First audio and real-time factor: Kokoro, English",
         "## First audio and real-time factor: Piper, Russian",
         "## Concurrent streams",
@@ -53,6 +59,13 @@ def test_quick_bench_writes_the_report(tmp_path: Path) -> None:
         assert rows[key]["samples"] and rows[key]["errors"] == 0, key
         assert all(s["first_audio_ms"] > 0 and s["audio_s"] > 0.5 for s in rows[key]["samples"])
     assert [c["streams"] for c in data["concurrency"]] == [1, 2]
+    backends = data["backends"]
+    assert [b["backend"].split("-")[0] for b in backends] == ["onnxruntime", "openvino"]
+    for backend in backends:
+        assert backend["first_chunk_ms"] and all(0 < rtf < 5 for rtf in backend["rtf"])
+        assert backend["words"] > 20 and backend["word_errors"] <= backend["words"]
+    opener = rows_named(data, "opener")
+    assert opener["samples"] and opener["errors"] == 0
     (subsentence,) = data["subsentence"]
     assert subsentence["sentence"] == "Здравствуйте!" and subsentence["frames"] > 20
     assert all(ms > 0 for ms in subsentence["frontend_ms"] + subsentence["first_decode_ms"])

@@ -139,6 +139,33 @@ async def test_first_chunk_is_short_and_long_text_streams_whole(gateway: Gateway
     assert " ".join(texts).split() == text.split()
 
 
+async def test_paced_kokoro_chunks_fit_the_model_and_keep_every_word(gateway: Gateway) -> None:
+    """Chunks after the first are sized by the listener's clock; each still fits Kokoro."""
+    text = (
+        "Thanks for waiting, your reference is 482. I can see two appointments on your file, "
+        "one next Tuesday morning with doctor Adams and one the following Friday afternoon "
+        "with the nurse. Would you like to keep both of them? If not, I can cancel one now."
+    )
+    stream = gateway.synthesize(SynthesisRequest(text=text))
+    chunks = [c async for c in stream]
+    assert {c.engine for c in chunks} == {"kokoro"}
+    assert " ".join(c.text for c in chunks).split() == text.split()
+    kokoro = gateway.engines["kokoro"]
+    assert isinstance(kokoro, KokoroEngine) and kokoro._g2p is not None
+    for chunk in chunks:
+        assert len(kokoro.tokenize(kokoro._g2p(chunk.text, british=False)[0])) <= 510
+
+
+async def test_a_listener_left_waiting_is_counted(gateway: Gateway, config: GatewayConfig) -> None:
+    # Every call stalls 2 s: the second chunk comes long after the ~0.6 s of "Sure," played.
+    engines = {"kokoro": WrappedEngine(gateway.engines["kokoro"], stall_s=2.0)}
+    async with Gateway(config, engines=engines) as slow:
+        _, stream = await speak(slow, "Sure, your table for two is booked for tonight.")
+        summary = stream.summary()
+        assert summary["underruns"] >= 1 and summary["stall_ms"] > 1000
+        assert slow.pacing.underruns == summary["underruns"]
+
+
 async def test_no_kokoro_piece_exceeds_510_tokens(gateway: Gateway) -> None:
     kokoro = gateway.engines["kokoro"]
     assert isinstance(kokoro, KokoroEngine)

@@ -367,6 +367,10 @@ def test_health_reports_engines_models_and_standins(client: httpx.Client) -> Non
     assert set(health["languages"]) == {"en", "ru"}
     assert "redis" in health["cache"] and "state" in health["prerender"]
     assert health["load"]["max_concurrent"] == 2
+    assert health["engines"]["kokoro"]["backend"] in ("openvino-bf16", "onnxruntime")
+    realtime = health["realtime"]
+    assert set(realtime) == {"realtime_capacity_streams", "keeping_up", "underruns", "stall_s"}
+    assert isinstance(realtime["underruns"], int) and isinstance(realtime["keeping_up"], bool)
 
 
 def test_voices_by_engine_and_language(client: httpx.Client) -> None:
@@ -384,8 +388,13 @@ def test_metrics_count_requests_latency_and_cache(server: ServerProcess) -> None
         "tts_gateway_real_time_factor_bucket",
         "tts_gateway_cache_hit_ratio",
         "tts_gateway_errors_total",
+        "tts_gateway_underruns_total",
+        "tts_gateway_stall_seconds_total",
+        "tts_gateway_realtime_capacity_streams",
     ):
         assert name in text, name
+    # Requests have run by now: the engines' measured speed gives a capacity.
+    assert server.metric("tts_gateway_realtime_capacity_streams") > 0
     assert server.metric("tts_gateway_requests_total", engine="piper", cache="hit") >= 1
     assert 0 < server.metric("tts_gateway_cache_hit_ratio") < 1
 

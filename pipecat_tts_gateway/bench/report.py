@@ -44,9 +44,9 @@ def _targets(results: Results) -> list[str]:
         turn = _p50(find(door, "ours", "kokoro", "turn", False))
         if turn is not None:
             add(
-                f"Kokoro LLM turn, uncached first audio p50 ≤ 200 ms ({door})",
+                f"Kokoro LLM turn, uncached first audio p50 ≤ 300 ms ({door})",
                 f"{turn:.0f} ms",
-                turn <= 200,
+                turn <= 300,
             )
     ours = _p50(find("pipecat", "ours", "kokoro", "turn", False))
     theirs = _p50(find("pipecat", PEERS["kokoro"], "kokoro", "turn", False))
@@ -86,24 +86,31 @@ def _targets(results: Results) -> list[str]:
     hits_http = [h for h in hits_http if h is not None]
     if hits_http:
         add("cache hit p50 < 5 ms over HTTP", f"worst {max(hits_http):.1f} ms", max(hits_http) < 5)
+    opener = _p50(find("in-process", "ours", "kokoro", "opener", True))
+    if opener is not None:
+        add(
+            "a turn opening with a prerendered opener: first audio ≤ 5 ms in-process",
+            f"{opener:.2f} ms",
+            opener <= 5,
+        )
     if results.greeting_after_start_ms:
         greeting = statistics.median(results.greeting_after_start_ms)
         add("greeting < 10 ms after StartFrame", f"{greeting:.1f} ms", greeting < 10)
     paragraph = find("in-process", "ours", "kokoro", "paragraph", False)
     if paragraph is not None and paragraph.rtf is not None:
         add(
-            "Kokoro real-time factor ≤ 0.2 (paragraph, uncached)",
+            "Kokoro real-time factor ≤ 0.3 (paragraph, uncached)",
             f"{paragraph.rtf:.3f}",
-            paragraph.rtf <= 0.2,
+            paragraph.rtf <= 0.3,
         )
-    four = next((c for c in results.concurrency if c.streams == 4), None)
-    if four is not None and four.first_audio_ms:
-        p95 = percentile(four.first_audio_ms, 95) or 0.0
-        add(
-            "4 streams: first audio p95 ≤ 1.5 s, no underrun",
-            f"p95 {p95:.0f} ms, {four.underruns} underruns",
-            p95 <= 1500 and not four.underruns,
-        )
+    for row in results.concurrency:
+        if row.streams <= 2 and row.stall_ms:
+            worst = max(row.stall_ms)
+            add(
+                f"{row.streams} stream(s), LLM turn: 0 underruns, total stall ≤ 50 ms",
+                f"{row.underruns} underruns, worst stall {worst:.0f} ms",
+                not row.underruns and worst <= 50,
+            )
     memory = results.memory
     peak = max(memory.load_peak_mb, *(mb for _, mb in memory.trend)) if memory.trend else None
     if peak is not None:
@@ -177,6 +184,22 @@ def _concurrency_table(results: Results) -> list[str]:
             f"{row.underruns} / {row.streams * row.rounds} | "
             f"{_ms(percentile(row.stall_ms, 50))} / {_ms(max(row.stall_ms, default=None))} | "
             f"{row.errors} |"
+        )
+    return lines
+
+
+def _backend_table(results: Results) -> list[str]:
+    lines = [
+        "| backend | model | first chunk p50 (ms) | real-time factor p50 (per sentence) | "
+        "recognizer word errors | engine RSS (MB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in results.backends:
+        rtf = percentile(row.rtf, 50)
+        lines.append(
+            f"| {row.backend} | {row.model} | {_ms(percentile(row.first_chunk_ms, 50))} | "
+            f"{'-' if rtf is None else f'{rtf:.3f}'} | {row.word_errors} / {row.words} | "
+            f"{row.rss_mb:.0f} |"
         )
     return lines
 
@@ -294,7 +317,7 @@ def write_report(results: Results, out: Path) -> Path:
         "",
         *(f"- {note}" for note in results.notes),
         "",
-        "## Targets of issue 6",
+        "## Targets (issues 6 and 10)",
         "",
         *_targets(results),
         "",
@@ -321,6 +344,18 @@ def write_report(results: Results, out: Path) -> Path:
             "voices file is packed from the same arrays); it phonemizes with espeak, we with "
             "misaki. PiperTTSService loads the same .onnx and .onnx.json our gateway uses for "
             "Russian. Neither has a cache.",
+            "",
+        ]
+    if results.backends:
+        md += [
+            "## Kokoro backends (the engine alone, back to back in one process)",
+            "",
+            *_backend_table(results),
+            "",
+            "Each backend's engine is loaded on its own after the memory measurements; its first "
+            "chunk is the LLM turn's, and the real-time factor and word errors are over the "
+            "first 2 + 2 × reps sentences of the turn and the paragraph, one call each. "
+            "`kokoro.backend: auto` takes OpenVINO bf16 where the CPU has bf16.",
             "",
         ]
     md += [

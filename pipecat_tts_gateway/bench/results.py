@@ -96,6 +96,29 @@ class ConcurrencyRow:
 
 
 @dataclass
+class BackendRow:
+    """Kokoro on one inference backend, alone, on the same texts as the other backend.
+
+    Attributes:
+        backend: What ran ("onnxruntime", "openvino-bf16").
+        model: The model file it ran.
+        rss_mb: Resident memory the engine added when loaded and warmed.
+        first_chunk_ms: Bare calls on the LLM turn's first chunk.
+        rtf: Compute over audio of each sentence of the turn and the paragraph, one call each.
+        word_errors: Recognizer word errors over those sentences (pocketsphinx, 16 kHz).
+        words: Words in those sentences.
+    """
+
+    backend: str
+    model: str
+    rss_mb: float = 0.0
+    first_chunk_ms: list[float] = field(default_factory=list)
+    rtf: list[float] = field(default_factory=list)
+    word_errors: int = 0
+    words: int = 0
+
+
+@dataclass
 class FloorRow:
     """The bare engine call for a scenario's first chunk against the gateway's first audio.
 
@@ -200,6 +223,7 @@ class Results:
     options: dict[str, Any]
     timings: list[TimingRow] = field(default_factory=list)
     floors: list[FloorRow] = field(default_factory=list)
+    backends: list[BackendRow] = field(default_factory=list)
     concurrency: list[ConcurrencyRow] = field(default_factory=list)
     memory: MemoryResult = field(default_factory=MemoryResult)
     sweep: list[SweepRow] = field(default_factory=list)

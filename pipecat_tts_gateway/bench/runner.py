@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 import os
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import psutil
 import yaml
 from loguru import logger
@@ -33,6 +35,7 @@ from tqdm import tqdm
 
 from pipecat_tts_gateway.bench.http_door import ServerProcess, http_sample
 from pipecat_tts_gateway.bench.results import (
+    BackendRow,
     ConcurrencyRow,
     FloorRow,
     Results,
@@ -43,6 +46,7 @@ from pipecat_tts_gateway.bench.results import (
 from pipecat_tts_gateway.bench.scenarios import SCENARIO_NAMES, scenario, varied_texts
 from pipecat_tts_gateway.config import DEFAULT_CONFIG_PATH, GatewayConfig
 from pipecat_tts_gateway.engines.base import CancelToken, Engine
+from pipecat_tts_gateway.engines.kokoro import KokoroEngine
 from pipecat_tts_gateway.gateway import Gateway, SynthesisRequest
 from pipecat_tts_gateway.text import chunk_text, clean_text, split_sentences
 
@@ -334,6 +338,8 @@ class Bench:
             self._floors()
             await self._concurrency(off)
             await self._memory_trend(off)
+            # After the memory measurements: each backend's engine is loaded on its own here.
+            await asyncio.to_thread(self._backends)
             await self._pipecat_ours(off, on)
             if self.options.sweep:
                 from pipecat_tts_gateway.bench.sweep import first_chunk_sweep
@@ -357,6 +363,11 @@ class Bench:
             await self._rows(
                 "in-process", "ours", ENGINES, cached, lambda t, g=gateway: inprocess_sample(g, t)
             )
+        logger.info("turns opening with a prerendered opener")
+        await on.prerender([], openers=["Sure,"])
+        texts = (f"Sure, {text}" for text in varied_texts() if text.startswith("Your"))
+        row = self.results.row("in-process", "ours", "kokoro", "opener", True)
+        await _fill(row, self.options.reps, lambda: inprocess_sample(on, next(texts)), warm=True)
 
     def _floors(self) -> None:
         logger.info("compute floor: bare inference of each first chunk")
@@ -369,6 +380,42 @@ class Bench:
                 row = FloorRow(engine_name, name, chunk)
                 row.floor_ms = [floor_ms(engine, chunk, language) for _ in range(self.options.reps)]
                 self.results.floors.append(row)
+
+    def _backends(self) -> None:
+        """Kokoro on ONNX Runtime (int8) and OpenVINO (dequantized fp32, bf16), back to back."""
+        from pipecat_tts_gateway.audio import resample
+        from pipecat_tts_gateway.engines.factory import build_engines
+        from pipecat_tts_gateway.intelligibility import transcribe, word_error_rate, words
+
+        logger.info("Kokoro backends: onnxruntime vs openvino")
+        turn = scenario("kokoro", "turn").text
+        sentences = split_sentences(turn) + split_sentences(scenario("kokoro", "paragraph").text)
+        sentences = sentences[: 2 + 2 * self.options.reps]  # all 14 at the default 5 reps
+        chunk = first_chunk(self.off_config, turn)
+        for backend in ("onnxruntime", "openvino"):
+            config = dataclasses.replace(
+                self.off_config,
+                kokoro=dataclasses.replace(self.off_config.kokoro, backend=backend),
+                fallback_tts=dataclasses.replace(self.off_config.fallback_tts, enabled=False),
+            )
+            gc.collect()
+            before = rss_mb()
+            engine = build_engines(config)["kokoro"]
+            assert isinstance(engine, KokoroEngine)
+            row = BackendRow(engine.backend, engine.model_path.name, rss_mb() - before)
+            row.first_chunk_ms = [floor_ms(engine, chunk, "en") for _ in range(self.options.reps)]
+            for sentence in sentences:
+                start = time.perf_counter()
+                pieces = list(
+                    engine.pieces(sentence, engine.default_voice("en"), 1.0, CancelToken())
+                )
+                audio = np.concatenate([piece.samples for piece in pieces])
+                row.rtf.append((time.perf_counter() - start) / (audio.size / engine.sample_rate))
+                heard = transcribe(resample(audio, engine.sample_rate, 16000), 16000)
+                row.words += len(words(sentence))
+                row.word_errors += round(word_error_rate(sentence, heard) * len(words(sentence)))
+            self.results.backends.append(row)
+            del engine
 
     def _subsentence(self) -> None:
         from pipecat_tts_gateway.bench.subsentence import SubsentenceDecoder

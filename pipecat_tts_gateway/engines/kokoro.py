@@ -140,6 +140,12 @@ class KokoroEngine(Engine):
         return self._has_durations
 
     @property
+    def model_path(self) -> Path:
+        """The model file the backend runs (after `load()`)."""
+        assert self._runtime is not None, "load() first"
+        return self._runtime.path
+
+    @property
     def backend(self) -> str:
         """The backend that runs the graph, e.g. "openvino-bf16" (after `load()`)."""
         assert self._runtime is not None, "load() first"
