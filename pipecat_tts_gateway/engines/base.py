@@ -46,6 +46,13 @@ class EngineAudio:
     words: tuple[WordTiming, ...] | None = None
 
 
+# Per language: a short text and a sentence-long one, for `Engine.warm_up`.
+_WARM_UP = {
+    "en": ("Hello.", "Your appointment is confirmed for Tuesday at ten in the morning."),
+    "ru": ("Да.", "Ваша запись подтверждена на вторник, на десять часов утра."),
+}
+
+
 class CancelToken:
     """Lets an async consumer stop a blocking inference it no longer needs.
 
@@ -124,15 +131,20 @@ class Engine(ABC):
             )
 
     def warm_up(self) -> None:
-        """Run one short synthesis per language so the first real request is not the slow one."""
+        """Synthesize a little per language so the first real request is neither slow nor
+        badly paced.
+
+        The first call pays one-time costs and is not measured; a short and a sentence-long
+        call after it give `compute` the two points it needs to size a first request's chunks.
+        """
         for language in self.languages:
-            for _ in self.pieces(
-                "Hello." if language == "en" else "Да.",
-                self.default_voice(language),
-                1.0,
-                CancelToken(),
-            ):
-                pass
+            short, sentence = _WARM_UP.get(language, _WARM_UP["ru"])
+            for text, measured in ((short, False), (short, True), (sentence, True)):
+                started = time.perf_counter()
+                pieces = list(self.pieces(text, self.default_voice(language), 1.0, CancelToken()))
+                if measured:
+                    audio_s = sum(piece.samples.size / piece.sample_rate for piece in pieces)
+                    self.compute.observe(len(text), time.perf_counter() - started, audio_s)
 
     async def stream(
         self, text: str, voice: str, speed: float, executor: Executor | None = None
