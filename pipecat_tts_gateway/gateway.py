@@ -202,11 +202,8 @@ class SynthesisStream:
                             )
                         self._note_cache(cached)
                         chunk = self._convert(plan, route, piece)
-                        underruns, stall_s = playback.underruns, playback.stall_s
-                        playback.handed_over(chunk.duration_s)
-                        self._gateway.pacing.add(
-                            playback.underruns - underruns, playback.stall_s - stall_s
-                        )
+                        if late_s := playback.handed_over(chunk.duration_s):
+                            self._gateway.pacing.add(1, late_s)
                         await self._queue.put(chunk)
                         # Let the consumer take it now: cached pieces come without a pause, and
                         # converting the look-ahead first would delay a hit's first chunk.
@@ -417,12 +414,7 @@ class Gateway:
             render,
             self.cache,
             lookup=lookup,
-            key=lambda route: segment_key(
-                route,
-                self._engines[route.engine].model_id(route.voice),
-                plan.language,
-                plan.text,
-            ),
+            key=lambda route: self._chunk_key(route, plan.language, plan.text),
         )
 
     async def segment_audio(self, plan: SegmentPlan, playback: Playback) -> SegmentPieces:
@@ -526,6 +518,7 @@ class Gateway:
         )
 
     def _chunk_key(self, route: Route, language: str, text: str) -> str:
+        """A chunk's cache key; a whole run is keyed the same way (one entry serves both)."""
         return segment_key(route, self._engines[route.engine].model_id(route.voice), language, text)
 
     async def _chunk_pieces(

@@ -134,17 +134,23 @@ class Playback:
         """Compute the next chunk may take and still be ready before the listener runs dry."""
         return _SAFETY * self.buffered_s() - _SLACK_S
 
-    def handed_over(self, seconds: float) -> None:
-        """Count a chunk of `seconds` as handed to the listener now."""
+    def handed_over(self, seconds: float) -> float:
+        """Count a chunk of `seconds` as handed to the listener now.
+
+        Returns:
+            The silence the listener sat through before it (0.0 when it came in time).
+        """
         now = self._clock()
+        late = 0.0
         if self.first_audio_at is None:
             self.first_audio_at = now
         else:
-            late = now - self.runs_dry_at()
-            if late > 0:
+            late = max(0.0, now - self.runs_dry_at())
+            if late:
                 self.underruns += 1
                 self.stall_s += late
         self.audio_s += seconds
+        return late
 
 
 # A typical paced chunk (a sentence), the size capacity is estimated for.

@@ -50,12 +50,12 @@ def test_playback_counts_underruns_and_their_silence() -> None:
     assert playback.first_audio_at == 100.5
     assert playback.runs_dry_at() == pytest.approx(100.55)
     clock.now = 100.65  # the listener ran dry 0.1 s ago
-    playback.handed_over(10.0)
+    assert playback.handed_over(10.0) == pytest.approx(0.1)
     assert playback.underruns == 1
     assert playback.stall_s == pytest.approx(0.1)
     # The silence moved the clock: 10 s are queued from now on, not from before the stall.
     assert playback.buffered_s() == pytest.approx(10.0)
     assert playback.budget_s() == pytest.approx(0.7 * 10.0 - 0.05)
     clock.now = 105.0
-    playback.handed_over(1.0)  # in time: 5.65 s were still queued
+    assert playback.handed_over(1.0) == 0.0  # in time: 5.65 s were still queued
     assert (playback.underruns, playback.buffered_s()) == (1, pytest.approx(6.65))

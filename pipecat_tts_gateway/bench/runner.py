@@ -383,7 +383,6 @@ class Bench:
 
     def _backends(self) -> None:
         """Kokoro on ONNX Runtime (int8) and OpenVINO (dequantized fp32, bf16), back to back."""
-        from pipecat_tts_gateway.audio import resample
         from pipecat_tts_gateway.engines.factory import build_engines
         from pipecat_tts_gateway.intelligibility import transcribe, word_error_rate, words
 
@@ -411,7 +410,7 @@ class Bench:
                 )
                 audio = np.concatenate([piece.samples for piece in pieces])
                 row.rtf.append((time.perf_counter() - start) / (audio.size / engine.sample_rate))
-                heard = transcribe(resample(audio, engine.sample_rate, 16000), 16000)
+                heard = transcribe(audio, engine.sample_rate)  # resampled to 16 kHz inside
                 row.words += len(words(sentence))
                 row.word_errors += round(word_error_rate(sentence, heard) * len(words(sentence)))
             self.results.backends.append(row)

@@ -141,10 +141,8 @@ def load_runtime(backend: str, *, int8_path: Path, fp32_path: Path, threads: int
         fp32_path: The dequantized model OpenVINO runs.
         threads: Inference threads.
     """
-    wanted = backend
-    if backend == "auto":
-        wanted = "openvino" if openvino_bf16_available() else "onnxruntime"
-    if wanted == "openvino":
+    bf16 = backend != "onnxruntime" and openvino_bf16_available()
+    if backend == "openvino" or (backend == "auto" and bf16):
         if not fp32_path.exists():
             logger.warning(
                 "{} is absent (run `tts-gateway models fetch`): Kokoro runs on onnxruntime",
@@ -152,7 +150,7 @@ def load_runtime(backend: str, *, int8_path: Path, fp32_path: Path, threads: int
             )
         else:
             try:
-                precision = "bf16" if openvino_bf16_available() else "f32"
+                precision = "bf16" if bf16 else "f32"
                 return OpenVINOKokoro(fp32_path, threads=threads, precision=precision)
             except ImportError:
                 logger.warning("openvino is not installed: Kokoro runs on onnxruntime")
