@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -31,6 +33,7 @@ from pipecat_tts_gateway.cache import (
 )
 from pipecat_tts_gateway.config import GatewayConfig
 from pipecat_tts_gateway.engines.base import Engine, EngineAudio, WordTiming
+from pipecat_tts_gateway.engines.registry import EngineLease
 from pipecat_tts_gateway.errors import (
     EngineError,
     GatewayError,
@@ -41,7 +44,7 @@ from pipecat_tts_gateway.pacing import PacingStats, Playback, realtime_capacity_
 from pipecat_tts_gateway.prerender import Prerenderer
 from pipecat_tts_gateway.routing import EngineHealth, Route, Router, SegmentPlan
 from pipecat_tts_gateway.scheduling import DEADLINE, PriorityExecutor
-from pipecat_tts_gateway.text import chunk_text, clean_text, next_chunk
+from pipecat_tts_gateway.text import TextStreamChunker, chunk_text, clean_text, next_chunk
 
 # Ramps at every piece boundary: long enough to hide a discontinuity, too short to hear.
 JOIN_FADE_MS = 3.0
@@ -261,7 +264,9 @@ class Gateway:
     Args:
         config: The configuration (default: `GatewayConfig.load()`).
         engines: Already-loaded engines by name, instead of building them from the config
-            (tests inject a fault around a real engine this way).
+            (tests inject a fault around a real engine this way). Without it the engines come
+            from the process-wide registry: every gateway over the same model files and
+            backend settings shares one loaded copy, released by `close()`.
     """
 
     def __init__(
@@ -282,6 +287,8 @@ class Gateway:
         self.cache = AudioCache(self.config) if self.config.cache.enabled else None
         self.pacing = PacingStats()
         self._prerenderer = Prerenderer(self)
+        self._lease: EngineLease | None = None
+        self._load_lock = threading.Lock()
         self._started = False
         self._start_lock = asyncio.Lock()
 
@@ -294,6 +301,22 @@ class Gateway:
         here (see `pacing.realtime_capacity_streams`); None before anything was rendered."""
         return realtime_capacity_streams([engine.compute for engine in self._engines.values()])
 
+    def load(self) -> None:
+        """Load (or take from the registry) the engines now, blocking the caller.
+
+        For constructors that must come back ready, like Pipecat services; `start()` does the
+        same off the event loop. Idempotent.
+        """
+        with self._load_lock:
+            if not self._build or self._lease is not None:
+                return
+            from pipecat_tts_gateway.engines.factory import acquire_engines
+
+            self._lease = acquire_engines(self.config)
+            # A gateway dropped without close() still gives its engines back.
+            weakref.finalize(self, self._lease.release)
+            self._engines.update(self._lease.engines)
+
     async def start(self) -> None:
         """Load and warm the engines (off the event loop); idempotent and safe to race."""
         async with self._start_lock:
@@ -302,12 +325,7 @@ class Gateway:
     async def _start(self) -> None:
         if self._started:
             return
-        if self._build:
-            from pipecat_tts_gateway.engines.factory import build_engines
-
-            loop = asyncio.get_running_loop()
-            built = await loop.run_in_executor(self._executor, build_engines, self.config)
-            self._engines.update(built)
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.load)
         if not self._engines:
             raise NoEngineAvailableError(
                 "no engine could be loaded; run `tts-gateway models fetch` and check the log"
@@ -323,6 +341,11 @@ class Gateway:
         await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(self._executor.shutdown, wait=True, cancel_futures=True)
         )
+        if self._lease is not None:
+            # Drop our references too, so the last gateway closed frees the models' memory.
+            for name in self._lease.engines:
+                self._engines.pop(name, None)
+            self._lease.release()
 
     async def __aenter__(self) -> Gateway:
         await self.start()
@@ -488,6 +511,15 @@ class Gateway:
             async for _, cached in pieces:
                 found = found and cached
         return found
+
+    def text_chunker(self) -> TextStreamChunker:
+        """A chunker for text streamed in (an LLM's reply), by this gateway's chunking settings
+        and openers: each chunk it gives out is a request of its own, the first one early."""
+        return TextStreamChunker(
+            first_chunk_words=self.config.streaming.first_chunk_words,
+            max_chunk_chars=self.config.streaming.max_chunk_chars,
+            openers=self.config.prerender.openers,
+        )
 
     def _next_chunk(self, text: str, engine: Engine, playback: Playback) -> tuple[str, str]:
         """The next chunk of `text` to render, and what is left after it.

@@ -33,8 +33,10 @@ from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.transcriptions.language import Language
 
 from pipecat_tts_gateway import Gateway, GatewayConfig, GatewayTTSService
+from pipecat_tts_gateway.engines.registry import REGISTRY
 from pipecat_tts_gateway.intelligibility import transcribe, word_error_rate
 from pipecat_tts_gateway.pipecat.service import METADATA_KEY
+from pipecat_tts_gateway.text import split_sentences
 from tests.speech import GREETING, KOKORO_WER_BOUND, SCHEDULE
 from tests.wrapped_engines import WrappedEngine
 
@@ -51,7 +53,7 @@ async def speak(
         frames_to_send=frames,
         pipeline_params=PipelineParams(audio_out_sample_rate=rate),
         observers=observers,
-        # Setup (models, greeting) holds the StartFrame; on a loaded machine it takes a while.
+        # Setup (the greeting's rendering) holds the StartFrame; a loaded machine is slow.
         start_timeout=60,
     )
 
@@ -100,17 +102,37 @@ class Timeline(BaseObserver):
             self.audio_pushed.append(time.perf_counter())
 
 
-async def test_no_argument_service_uses_config_yaml() -> None:
-    service = GatewayTTSService()  # builds its gateway; models load only at pipeline setup
+async def test_no_argument_service_works_under_run_test_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first thing a Pipecat developer writes: pipecat's 1 s start timeout holds because
+    the models load at construction; a second service shares them and closing frees them."""
+    monkeypatch.setenv("TTS_GATEWAY_CACHE__FILE_MAX_BYTES", "0")  # keep cache/tts untouched
+    service = GatewayTTSService()
     assert service.gateway.config == GatewayConfig.load()
-    assert service.can_generate_metrics()
+    assert {"kokoro", "piper"} <= set(service.gateway.engines)
     settings = service._settings
     assert (settings.voice, settings.language, settings.speed, settings.profile) == (None,) * 4
-    await service.gateway.close()
+    second = GatewayTTSService()
+    assert second.gateway is not service.gateway
+    for name, engine in service.gateway.engines.items():
+        assert second.gateway.engines[name] is engine
+    key = service.gateway._lease.keys[0]
+    held = REGISTRY.users(key)
+
+    down, _ = await run_test(service, frames_to_send=[TTSSpeakFrame(SCHEDULE)])
+
+    heard = transcribe(samples(down), 24000)
+    assert word_error_rate(SCHEDULE, heard) <= KOKORO_WER_BOUND, heard
+    assert REGISTRY.users(key) == held - 1  # the pipeline's end closed its gateway
+    await second.gateway.close()
+    assert REGISTRY.users(key) == held - 2
 
 
-def test_language_setting_takes_pipecat_languages() -> None:
-    service = GatewayTTSService(settings=GatewayTTSService.Settings(language=Language.RU_RU))
+def test_language_setting_takes_pipecat_languages(gateway: Gateway) -> None:
+    service = GatewayTTSService(
+        gateway=gateway, settings=GatewayTTSService.Settings(language=Language.RU_RU)
+    )
     assert service._settings.language == "ru"
     assert service.language_to_service_language(Language.EN_GB) == "en"
 
@@ -183,6 +205,62 @@ async def test_word_times_run_across_the_sentences_of_a_turn(bilingual_turn) -> 
     english = sum(len(f.audio) for f in audio_frames(bilingual_turn) if info(f)["language"] == "en")
     english_s = english / 2 / 8000
     assert (pts[6] - pts[0]) / 1e9 > english_s - 1.0
+
+
+class TextOrder(BaseObserver):
+    """In order: each LLM token the service received and each text it handed to run_tts."""
+
+    def __init__(self, service: GatewayTTSService) -> None:
+        super().__init__()
+        self.service = service
+        self.events: list[tuple[str, str]] = []
+
+    async def on_process_frame(self, data: FrameProcessed) -> None:
+        if data.processor is self.service and isinstance(data.frame, LLMTextFrame):
+            self.events.append(("token", data.frame.text))
+
+
+class NotingService(GatewayTTSService):
+    """The real service, noting each text Pipecat hands to `run_tts` (for `TextOrder`)."""
+
+    order: TextOrder
+
+    async def run_tts(self, text: str, context_id: str):
+        self.order.events.append(("tts", text))
+        async for frame in super().run_tts(text, context_id):
+            yield frame
+
+
+async def test_first_clause_is_handed_over_while_the_llm_streams(gateway: Gateway) -> None:
+    """An LLM writing "Of course, let me…" token by token: "Of course," goes to synthesis
+    when the next word starts, not when the sentence's last token arrives; nothing is lost,
+    repeated or reordered, and the word times run on across the split."""
+    reply = f"Of course, let me look that up in our records for you right now. {SCHEDULE}"
+    tokens = re.findall(r"\s*\S+", reply)
+    frames: list[Frame] = [LLMFullResponseStartFrame()]
+    for token in tokens:
+        frames += [LLMTextFrame(token), SleepFrame(0.05)]
+    frames.append(LLMFullResponseEndFrame())
+    service = NotingService(gateway=gateway)
+    service.order = TextOrder(service)
+
+    down, _ = await speak(service, frames, observers=[service.order])
+
+    handed = [text for kind, text in service.order.events if kind == "tts"]
+    assert handed == [
+        "Of course,",
+        "let me look that up in our records for you right now.",
+        *split_sentences(SCHEDULE),  # later text a sentence at a time
+    ]
+    assert service.order.events.index(("tts", "Of course,")) < service.order.events.index(
+        ("token", tokens[3])
+    )
+    words = [f for f in down if isinstance(f, TTSTextFrame)]
+    assert [re.sub(r"\W", "", f.text) for f in words] == [re.sub(r"\W", "", w) for w in tokens]
+    pts = [f.pts for f in words]
+    assert pts == sorted(pts) and len(set(pts)) == len(pts)
+    heard = transcribe(samples(down), 16000)
+    assert word_error_rate(reply, heard) <= KOKORO_WER_BOUND, heard
 
 
 async def test_text_is_kept_when_an_engine_gives_no_word_times(

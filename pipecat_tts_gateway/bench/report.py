@@ -96,6 +96,14 @@ def _targets(results: Results) -> list[str]:
     if results.greeting_after_start_ms:
         greeting = statistics.median(results.greeting_after_start_ms)
         add("greeting < 10 ms after StartFrame", f"{greeting:.1f} ms", greeting < 10)
+    built = results.construction
+    if built.ms:
+        took = statistics.median(built.ms)
+        add(
+            "a second GatewayTTSService ≤ 50 ms, same engines, no added memory",
+            f"{took:.1f} ms, shared: {built.shared}, +{built.rss_mb:.0f} MB",
+            took <= 50 and bool(built.shared),
+        )
     paragraph = find("in-process", "ours", "kokoro", "paragraph", False)
     if paragraph is not None and paragraph.rtf is not None:
         add(

@@ -215,6 +215,21 @@ class SubsentenceRow:
 
 
 @dataclass
+class ConstructionResult:
+    """`GatewayTTSService(config=...)` built while its engines are already loaded.
+
+    Attributes:
+        ms: Time of each construction.
+        rss_mb: Resident memory the services added together.
+        shared: Whether every service got the loaded engine objects themselves.
+    """
+
+    ms: list[float] = field(default_factory=list)
+    rss_mb: float | None = None
+    shared: bool | None = None
+
+
+@dataclass
 class Results:
     """Everything one run produced."""
 
@@ -229,6 +244,7 @@ class Results:
     sweep: list[SweepRow] = field(default_factory=list)
     subsentence: list[SubsentenceRow] = field(default_factory=list)
     greeting_after_start_ms: list[float] = field(default_factory=list)
+    construction: ConstructionResult = field(default_factory=ConstructionResult)
     notes: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 

@@ -31,8 +31,11 @@ try:
     from pipecat.services.settings import TTSSettings
     from pipecat.services.tts_service import TTSService
     from pipecat.transcriptions.language import Language, resolve_language
+    from pipecat.utils.text.base_text_aggregator import TextType
     from pipecat.utils.tracing.service_decorators import traced_tts
     from pipecat.utils.types import NOT_GIVEN, NotGiven
+
+    from pipecat_tts_gateway.pipecat.text_aggregator import GatewayTextAggregator
 except ModuleNotFoundError as e:
     logger.error(f"Exception: {e}")
     logger.error(
@@ -113,14 +116,14 @@ class GatewayTTSService(TTSService):
         settings: Settings | None = None,
         **kwargs,
     ):
-        """Initialize the service; models load when the pipeline sets it up.
+        """Initialize the service, loading the models (or sharing those already loaded).
 
         Args:
             config: Gateway configuration, or the path of a YAML file. None loads
                 ``config.yaml`` (or ``TTS_GATEWAY_CONFIG``) with the environment overrides.
             gateway: An existing gateway to use instead of building one, so that several
-                services (one per phone call, say) share one set of loaded models and one
-                cache. The service then leaves closing it to its owner.
+                services share one cache too (engines are shared by the process-wide
+                registry either way). The service then leaves closing it to its owner.
             greeting: Phrase(s) spoken at pipeline start, in order, each from the cache.
             settings: Runtime-updatable settings; by default the routes pick voices and
                 the language of each run is detected.
@@ -153,7 +156,13 @@ class GatewayTTSService(TTSService):
             if not isinstance(config, GatewayConfig):
                 config = GatewayConfig.load(config)
             gateway = Gateway(config)
+            # Loaded here, as pipecat's own local services do, so the pipeline's start is not
+            # held up by seconds of model loading; a second service reuses the same engines.
+            gateway.load()
         self._gateway = gateway
+        if self._text_aggregator.aggregation_type == TextType.SENTENCE:
+            # LLM text is cut by the gateway's rules, so a reply's first clause goes out early.
+            self._text_aggregator = GatewayTextAggregator(gateway.text_chunker())
         self._greeting = [greeting] if isinstance(greeting, str) else list(greeting or [])
         # The stream being read for each context, so an interruption can close it.
         self._streams: dict[str, SynthesisStream] = {}
@@ -181,10 +190,10 @@ class GatewayTTSService(TTSService):
         return language_to_gateway_language(language)
 
     async def setup(self, setup: FrameProcessorSetup):
-        """Load the models and render the greeting before the pipeline starts.
+        """Render the greeting before the pipeline starts.
 
-        Pipecat holds the StartFrame until every processor is set up, so doing the slow work
-        here is what lets the greeting play the moment the StartFrame arrives.
+        Pipecat holds the StartFrame until every processor is set up, so rendering here is
+        what lets the greeting play the moment the StartFrame arrives.
 
         Args:
             setup: Configuration object containing setup parameters.

@@ -13,7 +13,14 @@ import itertools
 import re
 from collections.abc import Callable, Collection
 
-__all__ = ["chunk_text", "next_chunk", "split_sentences", "split_to_fit"]
+__all__ = [
+    "chunk_text",
+    "next_chunk",
+    "settled_first_chunk",
+    "split_sentences",
+    "split_to_fit",
+    "whole_words",
+]
 
 _CLOSERS = r"[\"'»”’)\]]"  # closing quotes and brackets
 # Sentence-final punctuation (runs like "?!", "...", "?.." included), then closing quotes or
@@ -26,6 +33,7 @@ _DASH_WORDS = frozenset({"—", "–", "-", "--"})
 # One or more initials: "J.", "J.R.R.", "А.С." ("J. Smith" stays one sentence).
 _INITIALS = re.compile(r"(?:[A-ZА-ЯЁ]\.)+")
 _WORD = re.compile(r"\S+")
+_PARTIAL_WORD = re.compile(r"\S+\Z")  # the end of text still streaming in may be half a word
 
 # Abbreviations after which a capitalized word usually does not start a new sentence. Ones that
 # also commonly end a sentence ("etc.", "Inc.", "и др.", "руб.") are left out on purpose: a
@@ -228,19 +236,73 @@ def chunk_text(
     return chunks
 
 
-def _opener_end(text: str, openers: Collection[str], max_chars: int) -> int | None:
-    """Where in ``text`` the longest opener it starts with ends, word for word; None if none."""
-    candidates = [
+def _opener_words(openers: Collection[str], max_chars: int = 0) -> list[tuple[str, ...]]:
+    """Each opener as its words; with ``max_chars``, only those that fit in a chunk."""
+    return [
         words
         for words in (tuple(opener.split()) for opener in openers)
-        if words and len(" ".join(words)) <= max_chars
+        if words and (not max_chars or len(" ".join(words)) <= max_chars)
     ]
+
+
+def _opener_end(text: str, openers: Collection[str], max_chars: int) -> int | None:
+    """Where in ``text`` the longest opener it starts with ends, word for word; None if none."""
+    candidates = _opener_words(openers, max_chars)
     if not candidates:
         return None
     starts = list(itertools.islice(_WORD.finditer(text), max(map(len, candidates))))
     words = tuple(match.group() for match in starts)
     best = max((len(c) for c in candidates if words[: len(c)] == c), default=0)
     return starts[best - 1].end() if best else None
+
+
+def whole_words(text: str) -> str:
+    """Text still streaming in, up to its last whitespace: its end may be half a word."""
+    return _PARTIAL_WORD.sub("", text)
+
+
+def settled_first_chunk(
+    text: str,
+    *,
+    first_chunk_words: int = 6,
+    max_chunk_chars: int = 300,
+    openers: Collection[str] = (),
+) -> int | None:
+    """How many words `chunk_text`'s first chunk of a text has, decided from its start alone.
+
+    For text still streaming in (an LLM's reply): the count is given as soon as no text that
+    may follow can change it, so the first clause is spoken while the LLM is still writing
+    the sentence. Until then None: while the words so far may begin a longer opener, and while
+    the first sentence so far would be spoken whole (whether a terminator ends it is known at
+    the next word's first letter).
+
+    Args:
+        text: The text received so far.
+        first_chunk_words: As for `chunk_text`.
+        max_chunk_chars: As for `chunk_text`.
+        openers: As for `chunk_text`.
+
+    Returns:
+        The first chunk's number of words, equal to ``len(chunk_text(text + more)[0].split())``
+        for any ``more``; None while ``more`` could still change it.
+    """
+    complete = whole_words(text)
+    words = tuple(complete.split())
+    if not words or text.rstrip(" \t").endswith("\n"):
+        return None  # a second newline would make a paragraph break
+    longer = (c for c in _opener_words(openers, max_chunk_chars) if len(c) > len(words))
+    if any(c[: len(words)] == words for c in longer):
+        return None  # the words so far begin a longer opener
+    end = _opener_end(complete, openers, max_chunk_chars)
+    if end is not None:
+        return len(complete[:end].split())
+    # A sentence end needs only the next word's first letter, so the half word counts here;
+    # the first chunk depends on the first sentence's length, not on that word.
+    sentences = split_sentences(text)
+    first, rest = _split_first(" ".join(sentences[0].split()), first_chunk_words)
+    if len(sentences) == 1 and not rest:
+        return None  # the open sentence so far would be spoken whole
+    return len(_fit_chars(first, max_chunk_chars)[0].split())
 
 
 # A cut right after one of these splits a phrase ("Please hold while I | check"): articles,
