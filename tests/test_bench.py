@@ -49,6 +49,11 @@ def test_quick_bench_writes_the_report(tmp_path: Path) -> None:
     assert "| greeting | pipecat | hit |" in report
     assert "AMD" in report or "Intel" in report or "cores" in report
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    # Services built per call share the loaded engines; LLM text streamed in is timed.
+    assert data["construction"]["shared"] is True and data["construction"]["ms"]
+    for rate in (8, 30):
+        (streamed,) = [t for t in data["timings"] if t["scenario"] == f"streamed {rate} tok/s"]
+        assert streamed["samples"] and streamed["errors"] == 0
     rows = {(r["door"], r["engine"], r["cached"]): r for r in data["timings"]}
     for key in [
         (door, e, c)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 
 from pipecat.frames.frames import (
@@ -120,6 +121,20 @@ class PipecatHarness:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def speak_streamed(self, text: str, tokens_per_s: float) -> Sample:
+        """Send `text` as an LLM streams it, a word-sized token every 1/`tokens_per_s`
+        seconds; first audio counts from the first token (what a caller waits after the LLM
+        started answering)."""
+        probe = self._probe
+        probe.reset()
+        start = time.perf_counter()
+        await self._worker.queue_frame(LLMFullResponseStartFrame())
+        for token in re.findall(r"\s*\S+", text):
+            await self._worker.queue_frame(TextFrame(token))
+            await asyncio.sleep(1.0 / tokens_per_s)
+        await self._worker.queue_frame(LLMFullResponseEndFrame())
+        return await self._turn(start)
+
     async def speak(self, text: str) -> Sample:
         """Send `text` as one LLM turn; returns its timing once the turn's audio has ended.
 
@@ -132,6 +147,11 @@ class PipecatHarness:
         await self._worker.queue_frames(
             [LLMFullResponseStartFrame(), TextFrame(text), LLMFullResponseEndFrame()]
         )
+        return await self._turn(start)
+
+    async def _turn(self, start: float) -> Sample:
+        """Wait for the turn's audio to end; its timing from `start`."""
+        probe = self._probe
         await asyncio.wait_for(probe.first_audio.wait(), self._timeout_s)
         await asyncio.wait_for(probe.stopped.wait(), self._timeout_s)
         assert probe.first_audio_at is not None

@@ -6,8 +6,9 @@ import statistics
 from pathlib import Path
 
 from pipecat_tts_gateway.bench.results import Results, TimingRow, percentile
-from pipecat_tts_gateway.bench.runner import ENGINES
-from pipecat_tts_gateway.bench.scenarios import SCENARIO_NAMES
+from pipecat_tts_gateway.bench.runner import ENGINES, STREAMED_TOKENS_PER_S
+from pipecat_tts_gateway.bench.scenarios import SCENARIO_NAMES, scenario
+from pipecat_tts_gateway.text import split_sentences
 
 PEERS = {"kokoro": "KokoroTTSService", "piper": "PiperTTSService"}
 DOORS = ("in-process", "pipecat", "http")
@@ -96,6 +97,23 @@ def _targets(results: Results) -> list[str]:
     if results.greeting_after_start_ms:
         greeting = statistics.median(results.greeting_after_start_ms)
         add("greeting < 10 ms after StartFrame", f"{greeting:.1f} ms", greeting < 10)
+    first_sentence = split_sentences(scenario("kokoro", "turn").text)[0]
+    for rate in STREAMED_TOKENS_PER_S:
+        name = f"streamed {rate} tok/s"
+        ours = _p50(find("pipecat", "ours", "kokoro", name, False))
+        theirs = _p50(find("pipecat", "KokoroTTSService", "kokoro", name, False))
+        if ours is None:
+            continue
+        # The first sentence's last token goes out this long after its first.
+        streamed_ms = (len(first_sentence.split()) - 1) / rate * 1000.0
+        slow = rate == min(STREAMED_TOKENS_PER_S)  # the "before the sentence" case
+        add(
+            f"LLM at {rate} tok/s: first token → first audio ≤ 0.5 × KokoroTTSService"
+            + (", before the first sentence has streamed" if slow else ""),
+            f"{ours:.0f} ms (first sentence streams {streamed_ms:.0f} ms)"
+            + (f", {ours / theirs:.2f} × ({theirs:.0f} ms)" if theirs else ""),
+            (not slow or ours < streamed_ms) and theirs is not None and ours / theirs <= 0.5,
+        )
     built = results.construction
     if built.ms:
         took = statistics.median(built.ms)

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
@@ -48,6 +48,9 @@ from pipecat_tts_gateway.config import DEFAULT_CONFIG_PATH, GatewayConfig
 from pipecat_tts_gateway.engines.base import CancelToken, Engine
 from pipecat_tts_gateway.engines.kokoro import KokoroEngine
 from pipecat_tts_gateway.gateway import Gateway, SynthesisRequest
+
+if TYPE_CHECKING:
+    from pipecat_tts_gateway.bench.pipeline import PipecatHarness
 from pipecat_tts_gateway.text import chunk_text, clean_text, split_sentences
 
 SAMPLE_RATE = 24000
@@ -55,6 +58,8 @@ SAMPLE_RATE = 24000
 # jitter of the measuring loop itself, far below anything a listener hears).
 UNDERRUN_TOLERANCE_S = 0.01
 ENGINES = ("kokoro", "piper")
+# An LLM's speed in the streamed rows: a slow local model, and a typical hosted one.
+STREAMED_TOKENS_PER_S = (8, 30)
 
 
 @dataclass(frozen=True)
@@ -492,6 +497,20 @@ class Bench:
                 if harness.greeting_ms is not None:
                     self.results.greeting_after_start_ms.append(harness.greeting_ms)
                 await self._rows("pipecat", "ours", ENGINES, cached, harness.speak)
+                if not cached:
+                    await self._streamed_rows("ours", harness)
+
+    async def _streamed_rows(self, system: str, harness: PipecatHarness) -> None:
+        """The Kokoro turn as an LLM streams it: first LLM token → first audio."""
+        text = scenario("kokoro", "turn").text
+        for rate in STREAMED_TOKENS_PER_S:
+            row = self.results.row("pipecat", system, "kokoro", f"streamed {rate} tok/s", False)
+            await _fill(
+                row,
+                self.options.reps,
+                lambda r=rate: harness.speak_streamed(text, r),
+                warm=False,
+            )
 
     async def _construction(self, service_class: type) -> None:
         """`GatewayTTSService(config=...)` while the engines are loaded: a bot that builds a
@@ -531,6 +550,8 @@ class Bench:
             service = await asyncio.to_thread(build)
             async with PipecatHarness(service, sample_rate=SAMPLE_RATE) as harness:
                 await self._rows("pipecat", system, (engine,), False, harness.speak)
+                if engine == "kokoro":
+                    await self._streamed_rows(system, harness)
 
     async def _http(self) -> None:
         logger.info("HTTP: a `tts-gateway serve` subprocess, streaming s16le")
