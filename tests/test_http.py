@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 
 from pipecat_tts_gateway.audio import mulaw_decode
+from pipecat_tts_gateway.text import split_sentences
 from tests.http_server import ServerProcess, run_server, wait_until
 from tests.redis_server import RedisServer
 
@@ -408,9 +409,13 @@ def test_openapi_schema_lists_the_endpoints(client: httpx.Client) -> None:
 
 
 def test_client_disconnect_stops_synthesis(server: ServerProcess, client: httpx.Client) -> None:
+    # Every sentence unique: had other tests' chunks of LONG_TEXT all been cached, the whole
+    # answer could be written before the disconnect was seen (a rare "ok", not "cancelled").
+    tag = time.time_ns() % 1_000_000
+    text = " ".join(f"{s} Ref {tag}." for s in split_sentences(LONG_TEXT))
     cancelled = server.metric("tts_gateway_requests_total", outcome="cancelled")
     audio_before = server.metric("tts_gateway_audio_seconds_total")
-    with client.stream("POST", "/synthesize", json={"text": LONG_TEXT}) as response:
+    with client.stream("POST", "/synthesize", json={"text": text}) as response:
         assert response.status_code == 200
         next(response.iter_raw())
     wait_until(
