@@ -2,7 +2,8 @@
 
 Engines produce float32 mono at their native rate (Kokoro 24 kHz, Piper 22.05 kHz); callers
 want one fixed rate and encoding (16 kHz s16le for Pipecat, 8 kHz μ-law for Twilio, WAV for
-browsers). Everything here is plain numpy + soxr so it is cheap to run per streamed chunk.
+browsers). The raw encodings are plain numpy + soxr, cheap to run per streamed chunk; the
+compressed ones (mp3, Opus, AAC, FLAC, for OpenAI's clients) go through PyAV (`compressed`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from enum import StrEnum
 import numpy as np
 import soxr
 
+from pipecat_tts_gateway.compressed import CompressedEncoder
 from pipecat_tts_gateway.errors import InvalidAudioFormatError
 
 __all__ = [
+    "COMPRESSED_FORMATS",
     "MEDIA_TYPES",
+    "STREAMABLE_FORMATS",
     "SUPPORTED_SAMPLE_RATES",
     "AudioEncoder",
     "AudioFormat",
@@ -40,6 +44,17 @@ class AudioFormat(StrEnum):
     S16LE = "s16le"  # raw little-endian signed 16-bit PCM
     WAV = "wav"  # RIFF/WAVE header + s16le payload
     MULAW = "mulaw"  # raw G.711 μ-law, one byte per sample (Twilio media streams)
+    MP3 = "mp3"  # MPEG-1/2 Layer III (LAME), 64 kbit/s
+    OPUS = "opus"  # Opus in Ogg, 32 kbit/s
+    AAC = "aac"  # AAC-LC in ADTS frames, 64 kbit/s
+    FLAC = "flac"  # lossless; sent whole so the header carries the length
+
+
+COMPRESSED_FORMATS = frozenset(
+    {AudioFormat.MP3, AudioFormat.OPUS, AudioFormat.AAC, AudioFormat.FLAC}
+)
+# Formats whose bytes can go out chunk by chunk (a streamed WAV has an open-ended header).
+STREAMABLE_FORMATS = frozenset(AudioFormat) - {AudioFormat.FLAC}
 
 
 MEDIA_TYPES: dict[AudioFormat, str] = {
@@ -47,6 +62,10 @@ MEDIA_TYPES: dict[AudioFormat, str] = {
     AudioFormat.S16LE: "application/octet-stream",
     AudioFormat.WAV: "audio/wav",
     AudioFormat.MULAW: "audio/basic",
+    AudioFormat.MP3: "audio/mpeg",
+    AudioFormat.OPUS: "audio/ogg; codecs=opus",
+    AudioFormat.AAC: "audio/aac",
+    AudioFormat.FLAC: "audio/flac",
 }
 
 # Common spellings of the same encodings used by other APIs (OpenAI's "pcm" is s16le).
@@ -229,8 +248,9 @@ def wav_header(sample_rate: int, num_samples: int | None) -> bytes:
 class AudioEncoder:
     """Turn float32 chunks into the bytes of one output encoding.
 
-    Stateless per chunk, so a stream is ``header()`` followed by ``encode(chunk)`` for each
-    chunk, and the bytes can be sent as they are produced.
+    A stream is ``header()``, then ``encode(chunk)`` for each chunk, then ``finish()``; the
+    bytes can be sent as they are produced. Raw encodings are stateless per chunk; compressed
+    ones keep a few milliseconds in the encoder until ``finish()``.
     """
 
     def __init__(self, fmt: AudioFormat | str, sample_rate: int) -> None:
@@ -238,10 +258,16 @@ class AudioEncoder:
 
         Args:
             fmt: The output encoding.
-            sample_rate: The rate of the samples to encode (only the WAV header records it).
+            sample_rate: The rate of the samples to encode (WAV and compressed formats record
+                it).
         """
         self.fmt = AudioFormat(fmt)
         self.sample_rate = sample_rate
+        self._compressed = (
+            CompressedEncoder(self.fmt.value, sample_rate)
+            if self.fmt in COMPRESSED_FORMATS
+            else None
+        )
 
     @property
     def media_type(self) -> str:
@@ -260,11 +286,17 @@ class AudioEncoder:
 
     def encode(self, samples: np.ndarray) -> bytes:
         """Encode a chunk of float32 mono samples (no header)."""
+        if self._compressed is not None:
+            return self._compressed.encode(_as_f32(samples))
         if self.fmt is AudioFormat.F32LE:
             return _as_f32(samples).astype("<f4", copy=False).tobytes()
         if self.fmt is AudioFormat.MULAW:
             return mulaw_encode(samples)
         return to_s16(samples).astype("<i2", copy=False).tobytes()  # S16LE and WAV payload
+
+    def finish(self) -> bytes:
+        """The bytes that end the stream: what a compressed encoder held back, else nothing."""
+        return b"" if self._compressed is None else self._compressed.finish()
 
 
 def fade(
@@ -318,4 +350,4 @@ def encode_whole(samples: np.ndarray, sample_rate: int, fmt: AudioFormat | str) 
     """
     encoder = AudioEncoder(fmt, sample_rate)
     array = _as_f32(samples)
-    return encoder.header(array.size) + encoder.encode(array)
+    return encoder.header(array.size) + encoder.encode(array) + encoder.finish()

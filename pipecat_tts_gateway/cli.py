@@ -27,7 +27,19 @@ _EXTENSION_FORMATS = {
     ".ulaw": AudioFormat.MULAW,
     ".mulaw": AudioFormat.MULAW,
     ".ul": AudioFormat.MULAW,
+    ".mp3": AudioFormat.MP3,
+    ".opus": AudioFormat.OPUS,
+    ".ogg": AudioFormat.OPUS,
+    ".aac": AudioFormat.AAC,
+    ".flac": AudioFormat.FLAC,
 }
+
+
+def _tcp_port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0-65535)")
+    return port
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,7 +78,13 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the HTTP API (default of `python -m`)")
     serve.add_argument("--host", help="interface to bind (default: server.host, 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="TCP port (default: server.port, 8002)")
+    serve.add_argument("--port", type=_tcp_port, help="TCP port (default: server.port, 8002)")
+    serve.add_argument(
+        "--wyoming-port",
+        type=_tcp_port,
+        help="also serve the Wyoming protocol (Home Assistant) on this TCP port "
+        "(default: wyoming.port; 0 = off)",
+    )
     serve.add_argument("--config", type=Path, help="config file (default: config.yaml)")
 
     models = sub.add_parser("models", help="fetch or list model files")
@@ -118,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from pipecat_tts_gateway.server import serve
 
-            serve(GatewayConfig.load(args.config), args.host, args.port)
+            serve(GatewayConfig.load(args.config), args.host, args.port, args.wyoming_port)
     except GatewayError as exc:
         print(json.dumps({"error": {"code": exc.code, "message": str(exc)}}, ensure_ascii=False))
         logger.error("{}", exc)

@@ -260,6 +260,22 @@ class ServerConfig:
             raise ConfigError("server.max_queue must not be negative")
 
 
+@dataclass(frozen=True)
+class WyomingConfig:
+    """The Wyoming door for Home Assistant (`tts-gateway serve --wyoming-port`).
+
+    Attributes:
+        port: TCP port; 0 (the default) leaves the door closed. 10200 is the convention of
+            Wyoming TTS servers. It binds to `server.host`.
+    """
+
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"wyoming.port: {self.port} is not a TCP port")
+
+
 def _default_routing() -> dict[str, list[RouteConfig]]:
     return {
         "en": [RouteConfig(engine="kokoro"), RouteConfig(engine="piper")],
@@ -285,6 +301,7 @@ class GatewayConfig:
         prerender: The seed's prerender block.
         cache: The segment audio cache.
         server: The HTTP door.
+        wyoming: The Wyoming door.
     """
 
     models_dir: str = "models"
@@ -298,6 +315,7 @@ class GatewayConfig:
     prerender: PrerenderConfig = field(default_factory=PrerenderConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    wyoming: WyomingConfig = field(default_factory=WyomingConfig)
 
     @classmethod
     def load(

@@ -93,6 +93,35 @@ class Router:
         known = [v for e in self._engines.values() for v in e.voices()]
         raise UnknownVoiceError(f"unknown voice {voice!r}; valid voices: {', '.join(known)}")
 
+    def check(
+        self,
+        *,
+        language: str | None = None,
+        voice: str | None = None,
+        speed: float | None = None,
+        profile: str | None = None,
+    ) -> tuple[str, str] | None:
+        """Validate a request's options without any text (a door that takes the options first,
+        like the websocket, answers a mistake at once); returns the forced voice's owner.
+
+        Raises:
+            InvalidRequestError: unknown voice, profile or language, or speed out of range.
+        """
+        if speed is not None:
+            check_speed(speed)
+        if profile is not None and profile not in self._config.profiles:
+            raise UnknownProfileError(
+                f"unknown profile {profile!r}; profiles: {', '.join(self.profiles) or 'none'}"
+            )
+        if language is not None and language not in self.languages:
+            raise UnsupportedLanguageError(
+                f"unsupported language {language!r}; supported: {', '.join(self.languages)}"
+            )
+        forced = self.voice_owner(voice) if voice else None
+        if forced and language and forced[1] != language:
+            raise UnknownVoiceError(f"voice {voice!r} speaks {forced[1]!r}, not {language!r}")
+        return forced
+
     def plan(
         self,
         text: str,
@@ -108,19 +137,8 @@ class Router:
             InvalidRequestError: unknown voice, profile or language, or speed out of range.
             NoEngineAvailableError: no loaded engine serves a language of the text.
         """
-        if speed is not None:
-            speed = check_speed(speed)
-        if profile is not None and profile not in self._config.profiles:
-            raise UnknownProfileError(
-                f"unknown profile {profile!r}; profiles: {', '.join(self.profiles) or 'none'}"
-            )
-        if language is not None and language not in self.languages:
-            raise UnsupportedLanguageError(
-                f"unsupported language {language!r}; supported: {', '.join(self.languages)}"
-            )
-        forced = self.voice_owner(voice) if voice else None
-        if forced and language and forced[1] != language:
-            raise UnknownVoiceError(f"voice {voice!r} speaks {forced[1]!r}, not {language!r}")
+        forced = self.check(language=language, voice=voice, speed=speed, profile=profile)
+        speed = None if speed is None else float(speed)
         if language is not None:
             runs = [(language, text)]
         else:

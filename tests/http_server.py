@@ -63,6 +63,7 @@ def run_server(
     overrides: dict[str, Any],
     env: dict[str, str] | None = None,
     stop: signal.Signals = signal.SIGINT,
+    args: tuple[str, ...] = (),
 ) -> Iterator[ServerProcess]:
     """Start `python -m pipecat_tts_gateway serve` on a free port and wait for /health.
 
@@ -71,6 +72,7 @@ def run_server(
         overrides: Merged into the repository's config.yaml.
         env: Extra environment (TTS_GATEWAY_* from the caller's environment are dropped).
         stop: The signal that stops it.
+        args: More `serve` arguments.
     """
     base = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     config = _merge(base, {"prerender": {"cache_dir": str(directory / "cache")}} | overrides)
@@ -82,7 +84,7 @@ def run_server(
     command = [sys.executable, "-m", "pipecat_tts_gateway", "serve", "--port", str(port)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*command, "--config", str(config_path)],
+            [*command, "--config", str(config_path), *args],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import numpy as np
 import openai
@@ -22,9 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 
 from pipecat_tts_gateway.audio import mulaw_decode
+from pipecat_tts_gateway.intelligibility import transcribe, word_error_rate
 from pipecat_tts_gateway.text import split_sentences
 from tests.http_server import ServerProcess, run_server, wait_until
 from tests.redis_server import RedisServer
+from tests.speech import HOLD, KOKORO_WER_BOUND
 
 MAX_BODY_BYTES = 200_000
 MAX_TEXT_CHARS = 20_000
@@ -256,11 +259,11 @@ BAD_REQUESTS = [
     bad("speed NaN", raw(b'{"text": "hi", "speed": NaN}'), 400, "invalid_speed"),
     bad("odd sample rate", text(sample_rate=12345), 400, "invalid_audio_format"),
     bad("sample rate string", text(sample_rate="22050"), 400, "invalid_audio_format"),
-    bad("unknown format", text(format="mp3"), 400, "invalid_audio_format"),
+    bad("unknown format", text(format="vorbis"), 400, "invalid_audio_format"),
     bad("stream string", text(stream="yes"), 400, "invalid_request"),
     bad("unknown field", text(voise="af_heart"), 400, "invalid_request"),
     bad("unknown path", text(), 404, "not_found", "/synthesise"),
-    bad_speech("openai mp3", {"response_format": "mp3"}, "invalid_audio_format"),
+    bad_speech("openai vorbis", {"response_format": "vorbis"}, "invalid_audio_format"),
     bad_speech("openai sse", {"stream_format": "sse"}, "invalid_audio_format"),
     bad_speech("openai unknown voice", {"voice": "nobody"}, "unknown_voice"),
     bad_speech("openai speed", {"speed": 4.0}, "invalid_speed"),
@@ -290,9 +293,9 @@ def test_error_messages_say_what_is_valid(client: httpx.Client) -> None:
     assert "16000" in rate["error"]["message"]
     openai_format = client.post(
         "/v1/audio/speech",
-        json={"model": "tts-1", "input": "hi", "voice": "alloy", "response_format": "flac"},
+        json={"model": "tts-1", "input": "hi", "voice": "alloy", "response_format": "vorbis"},
     ).json()
-    assert "wav" in openai_format["error"]["message"] and "pcm" in openai_format["error"]["message"]
+    assert all(fmt in openai_format["error"]["message"] for fmt in ("mp3", "opus", "flac", "pcm"))
 
 
 def test_bad_input_leaves_the_server_unaffected(
@@ -312,11 +315,88 @@ def openai_client(server: ServerProcess) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
 
 
-def test_openai_client_gets_wav(openai_client: openai.OpenAI) -> None:
-    audio = openai_client.audio.speech.create(model="tts-1", voice="alloy", input="Hello there!")
-    with wave.open(io.BytesIO(audio.content)) as wav:
-        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 24000)
-        assert len(wav.readframes(10**7)) > 24000  # more than half a second of 16-bit frames
+def decode_container(data: bytes) -> tuple[np.ndarray, int]:
+    """Mono float samples and rate of an encoded file, decoded by PyAV (FFmpeg's decoders)."""
+    with av.open(io.BytesIO(data)) as container:
+        frames = [frame for frame in container.decode(audio=0)]
+    samples = np.concatenate([frame.to_ndarray().reshape(-1) for frame in frames])
+    if samples.dtype.kind == "i":
+        samples = samples.astype(np.float32) / np.iinfo(samples.dtype).max
+    return samples.astype(np.float32), frames[0].sample_rate
+
+
+def assert_lasts(samples: np.ndarray, rate: int, seconds: float) -> None:
+    """Decoded audio is as long as the pcm it encodes, give or take the codec's framing.
+
+    Lossy encoders add at the ends, never take away: LAME's delay and last-frame padding (the
+    delay is not recorded in a stream that cannot seek back to its header), AAC's priming
+    frame; Opus's pre-skip is removed by its decoder. Two 1152-sample frames bound them all.
+    """
+    decoded = samples.size / rate
+    assert seconds - 0.005 <= decoded <= seconds + 2 * 1152 / rate, (decoded, seconds)
+
+
+OPENAI_MEDIA_TYPES = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg; codecs=opus",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+}
+
+
+@pytest.fixture(scope="module")
+def openai_pcm(openai_client: openai.OpenAI) -> np.ndarray:
+    """The reference: the same text as OpenAI's raw pcm, 16-bit at 24 kHz."""
+    data = openai_client.audio.speech.create(
+        model="tts-1", voice="alloy", input=FORMATS_TEXT, response_format="pcm"
+    ).content
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+
+
+FORMATS_TEXT = "Every format carries the same words. Nothing is cut short at the end."
+
+
+@pytest.mark.parametrize("fmt", list(OPENAI_MEDIA_TYPES))
+def test_openai_client_decodes_every_format(
+    openai_client: openai.OpenAI, openai_pcm: np.ndarray, fmt: str
+) -> None:
+    raw = openai_client.audio.speech.with_raw_response.create(
+        model="tts-1", voice="alloy", input=FORMATS_TEXT, response_format=fmt
+    )
+    assert raw.headers["content-type"] == OPENAI_MEDIA_TYPES[fmt]
+    assert raw.headers["X-Audio-Format"] == fmt
+    streamed = raw.headers.get("transfer-encoding") == "chunked"
+    assert streamed == (fmt != "flac"), raw.headers
+    samples, rate = decode_container(raw.content)
+    assert_lasts(samples, rate, openai_pcm.size / 24000)
+    assert np.sqrt(np.mean(samples**2)) > 0.01  # speech, not silence
+    if fmt in ("flac", "wav"):  # lossless: the very samples of pcm
+        assert rate == 24000 and samples.size == openai_pcm.size
+        assert np.max(np.abs(samples - openai_pcm)) < 1e-3
+
+
+def test_openai_default_format_is_mp3_and_intelligible(openai_client: openai.OpenAI) -> None:
+    raw = openai_client.audio.speech.with_raw_response.create(
+        model="tts-1", voice="coral", input=HOLD
+    )
+    assert raw.headers["content-type"] == "audio/mpeg"
+    samples, rate = decode_container(raw.content)
+    assert word_error_rate(HOLD, transcribe(samples, rate)) <= KOKORO_WER_BOUND
+
+
+@pytest.mark.parametrize(("fmt", "rate"), [("opus", 22050), ("mp3", 8000), ("aac", 48000)])
+def test_synthesize_takes_compressed_formats_at_any_rate(
+    client: httpx.Client, fmt: str, rate: int
+) -> None:
+    text = "Compressed audio at another rate."
+    reference = synthesize(client, text=text, format="s16le", sample_rate=rate).content
+    response = synthesize(client, text=text, format=fmt, sample_rate=rate)
+    assert response.headers["X-Sample-Rate"] == str(rate)
+    samples, decoded_rate = decode_container(response.content)
+    # Opus has no 22,050 Hz: it is encoded at 48 kHz, which its decoders give back anyway.
+    assert decoded_rate == (48000 if fmt == "opus" else rate)
+    assert_lasts(samples, decoded_rate, len(reference) / 2 / rate)
 
 
 def test_openai_streaming_response_gives_pcm(openai_client: openai.OpenAI) -> None:
@@ -351,10 +431,8 @@ def test_openai_voice_mapping(
 
 
 def test_openai_client_sees_our_errors(openai_client: openai.OpenAI) -> None:
-    with pytest.raises(openai.BadRequestError, match="wav"):
-        openai_client.audio.speech.create(
-            model="tts-1", voice="alloy", input="hi", response_format="mp3"
-        )
+    with pytest.raises(openai.BadRequestError, match="af_heart"):
+        openai_client.audio.speech.create(model="tts-1", voice="nobody", input="hi")
 
 
 # --- health, voices, metrics, schema -------------------------------------------------------------

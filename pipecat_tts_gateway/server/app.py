@@ -1,5 +1,7 @@
 """The HTTP door's routes: translation between HTTP and the gateway's stream, nothing more.
 
+The websocket `/v1/stream` shares the port, the API key and admission control.
+
 Synthesis, caching and routing live in the core; a route here parses a body into a
 `SynthesisRequest`, opens it through admission control and hands it to `AudioResponse`.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 from importlib.metadata import version
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.responses import Response
 
 from pipecat_tts_gateway.audio import MEDIA_TYPES, AudioFormat
@@ -24,13 +26,14 @@ from pipecat_tts_gateway.server.metrics import Metrics
 from pipecat_tts_gateway.server.openai_compat import speech_request
 from pipecat_tts_gateway.server.responses import AudioResponse
 from pipecat_tts_gateway.server.schemas import ErrorBody, SpeechBody, SynthesizeBody
+from pipecat_tts_gateway.server.stream_socket import StreamSession
 from pipecat_tts_gateway.server.synthesis import Synthesis
 
 _AUDIO_HEADERS = {
     name: {"description": text, "schema": {"type": "string"}}
     for name, text in {
         "X-Sample-Rate": "Sample rate of the audio in Hz.",
-        "X-Audio-Format": "Encoding: f32le, s16le, wav or mulaw.",
+        "X-Audio-Format": "Encoding: f32le, s16le, wav, mulaw, mp3, opus, aac or flac.",
         "X-Engine": "Engine that spoke the first chunk.",
         "X-Engines": "Engines of the language segments, in order of first use.",
         "X-Voice": "Voice of the first chunk.",
@@ -126,12 +129,17 @@ def create_app(gateway: Gateway, config: ServerConfig) -> FastAPI:
         "/v1/audio/speech",
         dependencies=[Depends(_require_json)],
         response_class=Response,
-        responses=_audio_responses(["audio/wav", "application/octet-stream"]),
+        responses=_audio_responses(sorted(set(MEDIA_TYPES.values()))),
     )
     async def speech(body: SpeechBody) -> Response:
         """OpenAI-compatible speech; always streamed."""
         request, fmt = speech_request(body, gateway.router)
         return await respond(request, fmt, "/v1/audio/speech", streamed=True)
+
+    @app.websocket("/v1/stream")
+    async def stream(websocket: WebSocket) -> None:
+        """LLM text in as it is written, audio out as it is spoken (see `stream_socket`)."""
+        await StreamSession(websocket, gateway, admission, metrics).run()
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Optional API key: `Authorization: Bearer <key>` on everything but /health.
 
-A middleware rather than a route dependency, so FastAPI's own routes (/openapi.json, /docs) are
-covered too. /health stays open for load balancers and orchestrators that carry no secrets.
+A middleware rather than a route dependency, so FastAPI's own routes (/openapi.json, /docs) and
+the websocket handshake are covered too. /health stays open for load balancers and orchestrators
+that carry no secrets.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ class ApiKeyMiddleware:
         self._on_error = on_error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or self._authorized(scope):
+        if (
+            scope["type"] not in ("http", "websocket")
+            or scope["path"] in OPEN_PATHS
+            or self._authorized(scope)
+        ):
             await self._app(scope, receive, send)
             return
         self._on_error(scope["path"], "unauthorized")
@@ -40,7 +45,13 @@ class ApiKeyMiddleware:
             "missing or invalid API key; send 'Authorization: Bearer <key>'",
             {"WWW-Authenticate": "Bearer"},
         )
-        await response(scope, receive, send)
+        if scope["type"] == "websocket" and "websocket.http.response" not in scope.get(
+            "extensions", {}
+        ):
+            # A server without the denial-response extension can only refuse the handshake.
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await response(scope, receive, send)  # a websocket handshake gets the same 401
 
     def _authorized(self, scope: Scope) -> bool:
         given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")

@@ -8,7 +8,7 @@ the same ``invalid_speed`` whether pydantic or the router caught it. No tracebac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -103,9 +103,10 @@ def gateway_error_response(exc: GatewayError, retry_after_s: int) -> JSONRespons
     return error_response(status, exc.code, str(exc), headers)
 
 
-def _validation_error(exc: RequestValidationError) -> tuple[str, str]:
-    """(code, message) for FastAPI's body validation failure; the first problem is reported."""
-    error: dict[str, Any] = exc.errors()[0]
+def validation_error(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """(code, message) for a pydantic validation failure (an HTTP body, a websocket message);
+    the first problem is reported."""
+    error = errors[0]
     kind, loc = error.get("type", ""), tuple(error.get("loc", ()))
     if kind == "json_invalid":
         detail = error.get("ctx", {}).get("error", "invalid JSON")
@@ -136,7 +137,7 @@ def install_error_handlers(app: FastAPI, on_error: ErrorListener, retry_after_s:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
-        code, message = _validation_error(exc)
+        code, message = validation_error(exc.errors())
         return respond(request, error_response(400, code, message), code)
 
     @app.exception_handler(ApiError)

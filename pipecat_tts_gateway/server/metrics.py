@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from pipecat_tts_gateway.gateway import Gateway
 from pipecat_tts_gateway.server.admission import Admission
 
-ENDPOINTS = ("/synthesize", "/v1/audio/speech", "/health", "/voices", "/metrics")
+ENDPOINTS = ("/synthesize", "/v1/audio/speech", "/v1/stream", "/health", "/voices", "/metrics")
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 _RTF_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0)

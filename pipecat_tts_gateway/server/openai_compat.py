@@ -10,7 +10,8 @@ OpenAI voices map to Kokoro voices of similar character (several share a name wi
 Like any forced voice, the mapped voice speaks the runs of its own language (English); Russian
 runs of the same input go to the Russian route. When Kokoro is not loaded, OpenAI names fall
 back to the default voice of each language. Our own voice names (GET /voices) work as they are.
-`pcm` is 16-bit little-endian mono at 24 kHz, as OpenAI defines it; WAV uses the same rate.
+Every `response_format` is at 24 kHz, OpenAI's rate: `pcm` is 16-bit little-endian mono, as
+OpenAI defines it; mp3, opus (Ogg), aac (ADTS) and flac are encoded by PyAV.
 """
 
 from __future__ import annotations
@@ -41,7 +42,15 @@ OPENAI_VOICES: dict[str, str] = {
     "cedar": "am_eric",
 }
 OPENAI_SAMPLE_RATE = 24000
-_FORMATS = {"wav": AudioFormat.WAV, "pcm": AudioFormat.S16LE}
+_FORMATS = {
+    "mp3": AudioFormat.MP3,
+    "opus": AudioFormat.OPUS,
+    "aac": AudioFormat.AAC,
+    "flac": AudioFormat.FLAC,
+    "wav": AudioFormat.WAV,
+    "pcm": AudioFormat.S16LE,
+}
+OPENAI_FORMATS = tuple(_FORMATS)
 
 
 def resolve_voice(name: str, router: Router) -> str | None:

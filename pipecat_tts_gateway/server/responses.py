@@ -14,7 +14,7 @@ from loguru import logger
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from pipecat_tts_gateway.audio import MEDIA_TYPES, AudioEncoder, AudioFormat
+from pipecat_tts_gateway.audio import MEDIA_TYPES, STREAMABLE_FORMATS, AudioEncoder, AudioFormat
 from pipecat_tts_gateway.errors import GatewayError
 from pipecat_tts_gateway.server.errors import gateway_error_response
 from pipecat_tts_gateway.server.synthesis import CANCELLED, COMPLETED, FAILED, Synthesis
@@ -27,7 +27,8 @@ class AudioResponse(Response):
         synthesis: An opened synthesis (its first chunk is ready).
         fmt: Output encoding.
         streamed: Send chunks as they are synthesized; otherwise the whole body at the end,
-            with Content-Length and, for WAV, a header with the exact length.
+            with Content-Length and, for WAV, a header with the exact length. FLAC is always
+            sent whole (its header records the length).
         retry_after_s: Retry-After for a 503 when a non-streamed synthesis fails.
     """
 
@@ -41,7 +42,7 @@ class AudioResponse(Response):
         self._synthesis = synthesis
         self._fmt = fmt
         self._encoder = AudioEncoder(fmt, synthesis.sample_rate)
-        self._streamed = streamed
+        self._streamed = streamed and fmt in STREAMABLE_FORMATS
         self._retry_after_s = retry_after_s
         self._outcome = CANCELLED
 
@@ -81,7 +82,9 @@ class AudioResponse(Response):
             self._outcome = FAILED
             return
         self._outcome = COMPLETED
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send(
+            {"type": "http.response.body", "body": self._encoder.finish(), "more_body": False}
+        )
 
     async def _send_whole(self, scope: Scope, receive: Receive, send: Send) -> None:
         synthesis = self._synthesis
@@ -94,7 +97,8 @@ class AudioResponse(Response):
             return
         self._outcome = COMPLETED
         audio = np.concatenate(parts)
-        body = self._encoder.header(audio.size) + self._encoder.encode(audio)
+        encoder = self._encoder
+        body = encoder.header(audio.size) + encoder.encode(audio) + encoder.finish()
         await send(self._start(len(body)))
         await send({"type": "http.response.body", "body": body, "more_body": False})
 

@@ -1,7 +1,8 @@
-"""`tts-gateway serve`: warm the engines, start prerendering, then serve HTTP with uvicorn.
+"""`tts-gateway serve`: warm the engines, start prerendering, then serve HTTP with uvicorn
+(and Wyoming on its own port when asked), all doors over one gateway.
 
-The gateway starts before the socket is bound, so the first request never waits for a model to
-load; the ready line is logged once uvicorn is actually listening, with the bound address.
+The gateway starts before the sockets are bound, so the first request never waits for a model
+to load; the ready line is logged once uvicorn is actually listening, with the bound address.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from loguru import logger
 from pipecat_tts_gateway.config import GatewayConfig
 from pipecat_tts_gateway.gateway import Gateway
 from pipecat_tts_gateway.server.app import create_app
+from pipecat_tts_gateway.server.wyoming_door import start_wyoming
 
 # Open streams get this long to finish on shutdown before they are cut.
 GRACEFUL_SHUTDOWN_S = 5
@@ -57,25 +59,40 @@ class _ToLoguru(logging.Handler):
         ).opt(exception=record.exc_info).log(level, "{}", record.getMessage())
 
 
-def serve(config: GatewayConfig, host: str | None = None, port: int | None = None) -> None:
+def serve(
+    config: GatewayConfig,
+    host: str | None = None,
+    port: int | None = None,
+    wyoming_port: int | None = None,
+) -> None:
     """Run the server until interrupted.
 
     Args:
         config: The whole configuration; `config.server` has the defaults for host and port.
         host: Overrides `server.host`.
         port: Overrides `server.port` (0 picks a free port; the ready line names it).
+        wyoming_port: Overrides `wyoming.port` (0: no Wyoming door).
     """
     logging.basicConfig(handlers=[_ToLoguru()], level=logging.INFO, force=True)
     asyncio.run(
-        _serve(config, host or config.server.host, config.server.port if port is None else port)
+        _serve(
+            config,
+            host or config.server.host,
+            config.server.port if port is None else port,
+            config.wyoming.port if wyoming_port is None else wyoming_port,
+        )
     )
 
 
-async def _serve(config: GatewayConfig, host: str, port: int) -> None:
+async def _serve(config: GatewayConfig, host: str, port: int, wyoming_port: int) -> None:
     gateway = Gateway(config)
     await gateway.start()
+    wyoming = None
     try:
         gateway.start_prerender()
+        if wyoming_port:
+            wyoming = await start_wyoming(gateway, host, wyoming_port)
+            logger.info("Wyoming TTS on tcp://{}:{}", host, wyoming_port)
         server = _Server(
             uvicorn.Config(
                 create_app(gateway, config.server),
@@ -84,6 +101,7 @@ async def _serve(config: GatewayConfig, host: str, port: int) -> None:
                 log_config=None,
                 lifespan="off",
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+                ws_max_size=config.server.max_body_bytes,
             )
         )
         serving = asyncio.create_task(server.serve())
@@ -101,5 +119,7 @@ async def _serve(config: GatewayConfig, host: str, port: int) -> None:
             )
         await serving
     finally:
+        if wyoming is not None:
+            await wyoming.stop()
         await gateway.close()
         logger.info("TTS gateway stopped")

@@ -13,12 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipecat_tts_gateway.audio import SUPPORTED_SAMPLE_RATES, AudioFormat
 from pipecat_tts_gateway.routing import MAX_SPEED, MIN_SPEED
-from pipecat_tts_gateway.server.openai_compat import OPENAI_VOICES
+from pipecat_tts_gateway.server.openai_compat import OPENAI_FORMATS, OPENAI_VOICES
 
 SampleRate = Literal[SUPPORTED_SAMPLE_RATES]  # type: ignore[valid-type]
 Speed = Annotated[float, Field(ge=MIN_SPEED, le=MAX_SPEED)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 OpenAIVoice = Literal[tuple(OPENAI_VOICES)]  # type: ignore[valid-type]
+OpenAIFormat = Literal[OPENAI_FORMATS]  # type: ignore[valid-type]
 
 
 class SynthesizeBody(BaseModel):
@@ -38,7 +39,8 @@ class SynthesizeBody(BaseModel):
     sample_rate: SampleRate | None = Field(None, description="Output rate in Hz; default 22050.")
     format: Annotated[AudioFormat, Field(strict=False)] = Field(
         AudioFormat.F32LE,
-        description="f32le (raw float32), s16le (raw 16-bit), wav (16-bit) or mulaw (G.711).",
+        description="f32le (raw float32), s16le (raw 16-bit), wav (16-bit), mulaw (G.711), "
+        "mp3, opus (Ogg), aac (ADTS) or flac (always sent whole).",
     )
     stream: bool = Field(
         True, description="Chunked audio as it is synthesized; false sends it whole."
@@ -65,11 +67,11 @@ class SpeechBody(BaseModel):
     voice: OpenAIVoice | Name | VoiceId = Field(
         description="An OpenAI voice name (alloy, echo, ...; see GET /voices) or one of ours."
     )
-    response_format: Literal["wav", "pcm"] = Field(
-        "wav",
-        description="wav, or pcm (raw 16-bit little-endian mono at 24 kHz, as OpenAI's). "
-        "mp3, opus, aac and flac are not produced. Default wav (OpenAI's default, mp3, "
-        "is not available).",
+    response_format: OpenAIFormat = Field(
+        "mp3",
+        description="mp3 (default, as OpenAI's), opus (Ogg), aac (ADTS), flac, wav, or pcm "
+        "(raw 16-bit little-endian mono), all at 24 kHz; flac is sent whole, the rest "
+        "streamed.",
     )
     speed: Speed | None = Field(None, description="Speaking rate; default: the route's.")
     instructions: str | None = Field(None, description="Accepted and ignored.")
@@ -85,3 +87,18 @@ class ErrorBody(BaseModel):
     """Every error response."""
 
     error: ErrorDetail
+
+
+class StreamConfig(BaseModel):
+    """The websocket's optional first message, `{"config": {...}}`; the same options as
+    /synthesize, for every chunk of the stream, in a raw encoding (binary messages need no
+    container)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    voice: Name | None = None
+    language: Name | None = None
+    speed: Speed | None = None
+    profile: Name | None = None
+    sample_rate: SampleRate | None = None
+    format: Literal["s16le", "f32le", "mulaw"] = "s16le"
