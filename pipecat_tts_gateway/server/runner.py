@@ -2,7 +2,8 @@
 (and Wyoming on its own port when asked), all doors over one gateway.
 
 The gateway starts before the sockets are bound, so the first request never waits for a model
-to load; the ready line is logged once uvicorn is actually listening, with the bound address.
+to load; the ready line is logged once uvicorn is listening, with the bound address, and before
+the event loop can answer any request (a client that sees /health answer sees the line too).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 
 import uvicorn
 from loguru import logger
@@ -27,12 +29,23 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, except that a signal only stops serving.
+    """uvicorn's server, except that a signal only stops serving, and `on_ready` is told the
+    bound address as soon as the sockets listen.
 
     uvicorn re-raises SIGINT/SIGTERM once it has stopped, which for SIGTERM (docker stop,
     systemd) kills the process before the gateway is closed and the cache's pending
     write-backs are lost. Here the signal ends `serve()` and the caller closes the gateway.
     """
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[str, int], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # No await between binding and here: no connection has been served yet.
+        if self.started:
+            self._on_ready(*self.servers[0].sockets[0].getsockname()[:2])
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -93,6 +106,17 @@ async def _serve(config: GatewayConfig, host: str, port: int, wyoming_port: int)
         if wyoming_port:
             wyoming = await start_wyoming(gateway, host, wyoming_port)
             logger.info("Wyoming TTS on tcp://{}:{}", host, wyoming_port)
+
+        def ready(bound_host: str, bound_port: int) -> None:
+            logger.info(
+                "TTS gateway ready on http://{}:{} (engines: {}; languages: {}; auth: {})",
+                bound_host,
+                bound_port,
+                ", ".join(gateway.engines),
+                ", ".join(gateway.router.languages),
+                "API key" if config.server.api_key else "off",
+            )
+
         server = _Server(
             uvicorn.Config(
                 create_app(gateway, config.server),
@@ -102,22 +126,10 @@ async def _serve(config: GatewayConfig, host: str, port: int, wyoming_port: int)
                 lifespan="off",
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
                 ws_max_size=config.server.max_body_bytes,
-            )
+            ),
+            on_ready=ready,
         )
-        serving = asyncio.create_task(server.serve())
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.05)
-        if server.started:
-            bound_host, bound_port = server.servers[0].sockets[0].getsockname()[:2]
-            logger.info(
-                "TTS gateway ready on http://{}:{} (engines: {}; languages: {}; auth: {})",
-                bound_host,
-                bound_port,
-                ", ".join(gateway.engines),
-                ", ".join(gateway.router.languages),
-                "API key" if config.server.api_key else "off",
-            )
-        await serving
+        await server.serve()
     finally:
         if wyoming is not None:
             await wyoming.stop()
