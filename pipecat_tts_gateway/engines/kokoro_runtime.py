@@ -92,7 +92,7 @@ class OpenVINOKokoro(KokoroRuntime):
             "INFERENCE_PRECISION_HINT": precision,
             # Every text is a new input shape, and the CPU plugin caches the kernels of each
             # shape it saw: resident memory grew ~1.4 GB over 87 calls. Uncached, it stays
-            # flat and measured no slower (RESULTS.md, memory).
+            # flat and measured no slower (README, Performance).
             "CPU_RUNTIME_CACHE_CAPACITY": 0,
         }
         model = core.read_model(str(path))
