@@ -31,7 +31,7 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from pipecat_tts_gateway.audio import to_s16
+from pipecat_tts_gateway.audio import AudioEncoder, AudioFormat
 from pipecat_tts_gateway.errors import GatewayError
 from pipecat_tts_gateway.gateway import Gateway, SynthesisRequest
 from pipecat_tts_gateway.text import TextStreamChunker
@@ -134,6 +134,7 @@ class WyomingHandler(AsyncEventHandler):
         )
         try:
             stream = self._gateway.synthesize(request)
+            encoder = AudioEncoder(AudioFormat.S16LE, stream.sample_rate)
             async with stream:
                 async for chunk in stream:
                     if not self._audio_started:
@@ -141,7 +142,7 @@ class WyomingHandler(AsyncEventHandler):
                         await self.write_event(
                             AudioStart(stream.sample_rate, _WIDTH, _CHANNELS).event()
                         )
-                    audio = to_s16(chunk.samples).astype("<i2", copy=False).tobytes()
+                    audio = encoder.encode(chunk.samples)
                     await self.write_event(
                         AudioChunk(stream.sample_rate, _WIDTH, _CHANNELS, audio).event()
                     )
