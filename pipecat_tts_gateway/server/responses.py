@@ -14,7 +14,13 @@ from loguru import logger
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from pipecat_tts_gateway.audio import MEDIA_TYPES, STREAMABLE_FORMATS, AudioEncoder, AudioFormat
+from pipecat_tts_gateway.audio import (
+    MEDIA_TYPES,
+    STREAMABLE_FORMATS,
+    AudioEncoder,
+    AudioFormat,
+    encode_whole,
+)
 from pipecat_tts_gateway.errors import GatewayError
 from pipecat_tts_gateway.server.errors import gateway_error_response
 from pipecat_tts_gateway.server.synthesis import CANCELLED, COMPLETED, FAILED, Synthesis
@@ -41,7 +47,6 @@ class AudioResponse(Response):
         self.raw_headers = []
         self._synthesis = synthesis
         self._fmt = fmt
-        self._encoder = AudioEncoder(fmt, synthesis.sample_rate)
         self._streamed = streamed and fmt in STREAMABLE_FORMATS
         self._retry_after_s = retry_after_s
         self._outcome = CANCELLED
@@ -69,11 +74,12 @@ class AudioResponse(Response):
     async def _send_streamed(self, send: Send) -> None:
         synthesis = self._synthesis
         await send(self._start())
-        body = self._encoder.header() + self._encoder.encode(synthesis.first.samples)
+        encoder = AudioEncoder(self._fmt, synthesis.sample_rate)
+        body = encoder.header() + encoder.encode(synthesis.first.samples)
         await send({"type": "http.response.body", "body": body, "more_body": True})
         try:
             async for chunk in synthesis.stream:
-                data = self._encoder.encode(chunk.samples)
+                data = encoder.encode(chunk.samples)
                 await send({"type": "http.response.body", "body": data, "more_body": True})
         except GatewayError as exc:
             # Headers are out: all that is left is to end the body early, so the client sees
@@ -82,9 +88,7 @@ class AudioResponse(Response):
             self._outcome = FAILED
             return
         self._outcome = COMPLETED
-        await send(
-            {"type": "http.response.body", "body": self._encoder.finish(), "more_body": False}
-        )
+        await send({"type": "http.response.body", "body": encoder.finish(), "more_body": False})
 
     async def _send_whole(self, scope: Scope, receive: Receive, send: Send) -> None:
         synthesis = self._synthesis
@@ -97,8 +101,7 @@ class AudioResponse(Response):
             return
         self._outcome = COMPLETED
         audio = np.concatenate(parts)
-        encoder = self._encoder
-        body = encoder.header(audio.size) + encoder.encode(audio) + encoder.finish()
+        body = encode_whole(audio, synthesis.sample_rate, self._fmt)
         await send(self._start(len(body)))
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
