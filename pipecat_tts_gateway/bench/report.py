@@ -87,13 +87,14 @@ def _targets(results: Results) -> list[str]:
     hits_http = [h for h in hits_http if h is not None]
     if hits_http:
         add("cache hit p50 < 5 ms over HTTP", f"worst {max(hits_http):.1f} ms", max(hits_http) < 5)
-    opener = _p50(find("in-process", "ours", "kokoro", "opener", True))
-    if opener is not None:
-        add(
-            "a turn opening with a prerendered opener: first audio ≤ 5 ms in-process",
-            f"{opener:.2f} ms",
-            opener <= 5,
-        )
+    for door, bound in (("in-process", 5), ("http", 20)):
+        opener = _p50(find(door, "ours", "kokoro", "opener", True))
+        if opener is not None:
+            add(
+                f"a turn opening with a prerendered opener: first audio ≤ {bound} ms ({door})",
+                f"{opener:.2f} ms",
+                opener <= bound,
+            )
     if results.greeting_after_start_ms:
         greeting = statistics.median(results.greeting_after_start_ms)
         add("greeting < 10 ms after StartFrame", f"{greeting:.1f} ms", greeting < 10)
@@ -133,7 +134,7 @@ def _targets(results: Results) -> list[str]:
         if row.streams <= 2 and row.stall_ms:
             worst = max(row.stall_ms)
             add(
-                f"{row.streams} stream(s), LLM turn: 0 underruns, total stall ≤ 50 ms",
+                f"{row.streams} stream(s), {row.scenario}: 0 underruns, total stall ≤ 50 ms",
                 f"{row.underruns} underruns, worst stall {worst:.0f} ms",
                 not row.underruns and worst <= 50,
             )
@@ -199,13 +200,14 @@ def _peer_table(results: Results) -> list[str]:
 
 def _concurrency_table(results: Results) -> list[str]:
     lines = [
-        "| streams | rounds | first audio p50 (ms) | p95 (ms) | throughput (audio s / s) | "
+        "| text | streams | rounds | first audio p50 (ms) | p95 (ms) | throughput (audio s / s) | "
         "underruns | stall per stream p50 / max (ms) | errors |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in results.concurrency:
         lines.append(
-            f"| {row.streams} | {row.rounds} | {_ms(percentile(row.first_audio_ms, 50))} | "
+            f"| {row.scenario} | {row.streams} | {row.rounds} | "
+            f"{_ms(percentile(row.first_audio_ms, 50))} | "
             f"{_ms(percentile(row.first_audio_ms, 95))} | {row.throughput:.2f} | "
             f"{row.underruns} / {row.streams * row.rounds} | "
             f"{_ms(percentile(row.stall_ms, 50))} / {_ms(max(row.stall_ms, default=None))} | "
@@ -385,7 +387,7 @@ def write_report(results: Results, out: Path) -> Path:
             "",
         ]
     md += [
-        "## Concurrent streams (Kokoro, LLM turn, cache off, in-process)",
+        "## Concurrent streams (Kokoro, cache off, in-process)",
         "",
         *_concurrency_table(results),
         "",

@@ -66,11 +66,12 @@ class TimingRow:
 
 @dataclass
 class ConcurrencyRow:
-    """N simultaneous Kokoro streams, repeated `rounds` times.
+    """N simultaneous Kokoro streams of one scenario's text, repeated `rounds` times.
 
     Attributes:
         streams: Streams started at once.
         rounds: How many times the batch was run.
+        scenario: The text every stream speaks ("turn", "paragraph").
         first_audio_ms: First audio of every stream of every round.
         audio_s: Audio received over all rounds.
         wall_s: Sum of the rounds' wall times (first start to last audio).
@@ -82,6 +83,7 @@ class ConcurrencyRow:
 
     streams: int
     rounds: int
+    scenario: str = "turn"
     first_audio_ms: list[float] = field(default_factory=list)
     stall_ms: list[float] = field(default_factory=list)
     audio_s: float = 0.0

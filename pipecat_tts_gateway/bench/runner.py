@@ -60,6 +60,8 @@ UNDERRUN_TOLERANCE_S = 0.01
 ENGINES = ("kokoro", "piper")
 # An LLM's speed in the streamed rows: a slow local model, and a typical hosted one.
 STREAMED_TOKENS_PER_S = (8, 30)
+# The opener of the opener rows: prerendered, then the start of texts never heard before.
+OPENER = "Sure,"
 
 
 @dataclass(frozen=True)
@@ -284,6 +286,19 @@ class Bench:
             cache={"enabled": True, "file_max_bytes": 512 * 2**20},
             prerender={"enabled": False, "cache_dir": str(scratch / "shared-cache")},
         )
+        # The cached server also prerenders an opener at start, as a deployment would.
+        self.on_http_path = write_config(
+            options.config,
+            scratch,
+            "cached-http",
+            cache={"enabled": True, "file_max_bytes": 512 * 2**20},
+            prerender={
+                "enabled": True,
+                "cache_dir": str(scratch / "shared-cache"),
+                "common_phrases": [],
+                "openers": [OPENER],
+            },
+        )
         self.off_config = load_config(self.off_path)
         self.on_config = load_config(self.on_path)
         self.engines: dict[str, Engine] = {}
@@ -372,10 +387,14 @@ class Bench:
                 "in-process", "ours", ENGINES, cached, lambda t, g=gateway: inprocess_sample(g, t)
             )
         logger.info("turns opening with a prerendered opener")
-        await on.prerender([], openers=["Sure,"])
-        texts = (f"Sure, {text}" for text in varied_texts() if text.startswith("Your"))
-        row = self.results.row("in-process", "ours", "kokoro", "opener", True)
-        await _fill(row, self.options.reps, lambda: inprocess_sample(on, next(texts)), warm=True)
+        await on.prerender([], openers=[OPENER])
+        await self._opener_row("in-process", lambda t: inprocess_sample(on, t))
+
+    async def _opener_row(self, door: str, measure: Callable[[str], Awaitable[Sample]]) -> None:
+        """Turns opening with the prerendered `OPENER`, the rest of each new to the cache."""
+        texts = (f"{OPENER} {text}" for text in varied_texts() if text.startswith("Your"))
+        row = self.results.row(door, "ours", "kokoro", "opener", True)
+        await _fill(row, self.options.reps, lambda: measure(next(texts)), warm=True)
 
     def _floors(self) -> None:
         logger.info("compute floor: bare inference of each first chunk")
@@ -437,33 +456,41 @@ class Bench:
             self.results.subsentence.append(row)
 
     async def _concurrency(self, off: Gateway) -> None:
-        logger.info("concurrent Kokoro streams (LLM turn, cache off)")
-        text = scenario("kokoro", "turn").text
-        rounds = max(1, self.options.reps // 2)
+        """The turn at every stream count, and the paragraph (whose later chunks have the most
+        to render against the audio ahead of them) at 1 and 2 streams."""
+        logger.info("concurrent Kokoro streams (cache off)")
+        runs = [("turn", streams) for streams in self.options.concurrency]
+        if "paragraph" in self.options.scenarios:
+            runs += [("paragraph", n) for n in self.options.concurrency if n <= 2]
         with PeakRss() as peak:
-            for streams in self.options.concurrency:
-                row = ConcurrencyRow(streams, rounds)
-                for _ in tqdm(range(rounds), desc=f"{streams} streams", leave=False):
-                    start = time.perf_counter()
-                    outcomes = await asyncio.gather(
-                        *(_stream_for_concurrency(off, text) for _ in range(streams)),
-                        return_exceptions=True,
-                    )
-                    ends = [start]
-                    for outcome in outcomes:
-                        if isinstance(outcome, BaseException):
-                            row.errors += 1
-                            logger.warning("concurrent stream failed: {}", outcome)
-                            continue
-                        first_ms, audio, stall_ms, end = outcome
-                        row.first_audio_ms.append(first_ms)
-                        row.audio_s += audio
-                        row.stall_ms.append(stall_ms)
-                        row.underruns += stall_ms > 0
-                        ends.append(end)
-                    row.wall_s += max(ends) - start
-                self.results.concurrency.append(row)
+            for name, streams in runs:
+                self.results.concurrency.append(await self._streams(off, name, streams))
         self.results.memory.load_peak_mb = peak.peak_mb
+
+    async def _streams(self, off: Gateway, name: str, streams: int) -> ConcurrencyRow:
+        text = scenario("kokoro", name).text
+        rounds = 1 if name == "paragraph" else max(1, self.options.reps // 2)
+        row = ConcurrencyRow(streams, rounds, name)
+        for _ in tqdm(range(rounds), desc=f"{name}: {streams} streams", leave=False):
+            start = time.perf_counter()
+            outcomes = await asyncio.gather(
+                *(_stream_for_concurrency(off, text) for _ in range(streams)),
+                return_exceptions=True,
+            )
+            ends = [start]
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    row.errors += 1
+                    logger.warning("concurrent stream failed: {}", outcome)
+                    continue
+                first_ms, audio, stall_ms, end = outcome
+                row.first_audio_ms.append(first_ms)
+                row.audio_s += audio
+                row.stall_ms.append(stall_ms)
+                row.underruns += stall_ms > 0
+                ends.append(end)
+            row.wall_s += max(ends) - start
+        return row
 
     async def _memory_trend(self, off: Gateway) -> None:
         n = self.options.requests
@@ -556,7 +583,7 @@ class Bench:
     async def _http(self) -> None:
         logger.info("HTTP: a `tts-gateway serve` subprocess, streaming s16le")
         root = Path.cwd()
-        for path, cached in ((self.off_path, False), (self.on_path, True)):
+        for path, cached in ((self.off_path, False), (self.on_http_path, True)):
             log = self.scratch / f"server-{'cached' if cached else 'uncached'}.log"
             with ServerProcess(path, log, root) as server:
                 if not cached:
@@ -569,6 +596,10 @@ class Bench:
                         cached,
                         lambda t: http_sample(client, t, SAMPLE_RATE),
                     )
+                    if cached:
+                        await self._opener_row(
+                            "http", lambda t: http_sample(client, t, SAMPLE_RATE)
+                        )
                 if not cached:
                     self.results.memory.server_after_mb = server.rss_mb()
 

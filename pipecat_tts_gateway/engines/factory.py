@@ -14,6 +14,7 @@ from pipecat_tts_gateway.engines.kokoro import KokoroEngine, KokoroFiles
 from pipecat_tts_gateway.engines.piper import PiperEngine, PiperVoiceSpec
 from pipecat_tts_gateway.engines.registry import REGISTRY, EngineLease, EngineRegistry
 from pipecat_tts_gateway.errors import ConfigError, GatewayError
+from pipecat_tts_gateway.memory import map_large_blocks
 from pipecat_tts_gateway.models import russian_piper_voice
 
 
@@ -122,6 +123,7 @@ def _absolute(spec: KokoroFiles | PiperVoiceSpec) -> tuple[object, ...]:
 
 
 def _load(engine: Engine) -> Engine:
+    map_large_blocks()
     engine.load()
     engine.warm_up()
     return engine
