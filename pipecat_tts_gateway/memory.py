@@ -1,13 +1,16 @@
 """Giving memory back once inference goes quiet.
 
 An inference's intermediate tensors are large (tens of MB for a long chunk) and freed at its
-end, but glibc keeps freed heap pages mapped, and OpenVINO keeps each infer request's buffers
-for the next call: measured here, the resident set of the whole gateway settled about 600 MB
-above its loaded size after a few dozen varied texts. Returning that after every call would
-put the work on the path of the next chunk, so an engine's `IdleReclaimer` waits until the
-engine has been idle a moment and then releases its buffers and trims the heap off the
-critical path; and blocks of 1 MiB or more get pages of their own, so a big tensor's memory
-goes back the moment it is freed (README, Performance: Memory).
+end, but glibc keeps freed heap pages mapped: measured here, the resident set of the whole
+gateway settled about 600 MB above its loaded size after a few dozen varied texts. Trimming
+after every call would put the work on the path of the next chunk, so an engine's
+`IdleReclaimer` trims the heap once the engine has been idle a moment; and blocks of 1 MiB or
+more get pages of their own, so a big tensor's memory goes back the moment it is freed
+(README, Performance: Memory).
+
+OpenVINO's `CompiledModel.release_memory()` (its infer requests' buffers) was tried here too
+and left out: the first call after it re-allocates them, and a turn's first chunk after a
+pause came 20-40 ms later.
 """
 
 from __future__ import annotations
@@ -17,8 +20,6 @@ import ctypes
 import ctypes.util
 import threading
 from collections.abc import Callable, Iterator
-
-from loguru import logger
 
 # Long enough that the next chunk of a stream being rendered has normally started by then.
 IDLE_DELAY_S = 0.5
@@ -60,17 +61,20 @@ def trim_heap() -> None:
 
 
 class IdleReclaimer:
-    """Runs `release` and trims the heap once no run has been in flight for `delay_s`.
+    """Trims the heap once no run has been in flight for `delay_s`.
 
-    `release` runs under the same lock that admits runs, so no run starts while it works
-    (OpenVINO's `release_memory` must not overlap an inference); the heap trim runs outside it.
+    Args:
+        delay_s: Idle time before the trim.
+        trim: What gives memory back (`trim_heap`; a test may count calls instead).
 
     Attributes:
         reclaims: How many times memory was given back (for tests and debugging).
     """
 
-    def __init__(self, release: Callable[[], None] | None = None, *, delay_s: float = IDLE_DELAY_S):
-        self._release = release
+    def __init__(
+        self, *, delay_s: float = IDLE_DELAY_S, trim: Callable[[], None] = trim_heap
+    ) -> None:
+        self._trim = trim
         self._delay_s = delay_s
         self._lock = threading.Lock()
         self._active = 0
@@ -98,14 +102,9 @@ class IdleReclaimer:
     def _reclaim(self) -> None:
         with self._lock:
             # A run that started meanwhile cancelled this timer, but cancel() cannot stop one
-            # already firing: only the current timer of an idle engine may release.
+            # already firing: only the current timer of an idle engine may trim.
             if self._active or self._timer is not threading.current_thread():
                 return
             self._timer = None
-            if self._release is not None:
-                try:
-                    self._release()
-                except Exception as exc:  # memory stays held; inference is unaffected
-                    logger.warning("releasing inference buffers failed: {}", exc)
             self.reclaims += 1
-        trim_heap()
+        self._trim()

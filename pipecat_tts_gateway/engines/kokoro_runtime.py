@@ -112,9 +112,7 @@ class OpenVINOKokoro(KokoroRuntime):
         }
         self.outputs = [port.get_any_name() for port in self._compiled.outputs]
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        # Idle, the infer requests' intermediate buffers (sized for the longest chunk seen) go
-        # back: resident memory settles near its loaded size instead of its peak.
-        self.reclaimer = IdleReclaimer(self._compiled.release_memory)
+        self.reclaimer = IdleReclaimer()
 
     def run(self, feeds: dict[str, np.ndarray], cancel: CancelToken) -> dict[str, np.ndarray]:
         with self.reclaimer.running():
