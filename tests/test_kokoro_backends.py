@@ -60,7 +60,7 @@ async def test_both_backends_speak_intelligibly(kokoro: KokoroEngine, sentence: 
 
 def test_speaks_the_same_after_giving_its_memory_back(kokoro: KokoroEngine) -> None:
     """Idle, the heap is trimmed under the backend; the next run must render the same speech."""
-    reclaimer = kokoro._runtime.reclaimer  # type: ignore[union-attr]
+    reclaimer = kokoro._reclaimer
     first = np.concatenate([p.samples for p in kokoro.pieces(HOLD, "af_heart", 1.0, CancelToken())])
     released = reclaimer.reclaims
     deadline = time.monotonic() + 30

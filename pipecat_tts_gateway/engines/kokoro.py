@@ -29,6 +29,7 @@ from pipecat_tts_gateway.engines.kokoro_g2p import EnglishG2P, PhonemizedToken
 from pipecat_tts_gateway.engines.kokoro_runtime import KokoroRuntime, load_runtime
 from pipecat_tts_gateway.engines.pauses import trim_padding
 from pipecat_tts_gateway.errors import ModelMissingError, UnknownVoiceError
+from pipecat_tts_gateway.memory import IdleReclaimer
 from pipecat_tts_gateway.text import split_to_fit
 
 SAMPLE_RATE = 24000
@@ -84,6 +85,7 @@ class KokoroEngine(Engine):
         self._g2p: EnglishG2P | None = None
         self._has_durations = False
         self._model_id = ""
+        self._reclaimer = IdleReclaimer()
 
     def load(self) -> None:
         files = self._files
@@ -238,7 +240,8 @@ class KokoroEngine(Engine):
                 feeds[name] = np.array([speed], dtype=dtype)
             else:
                 raise RuntimeError(f"Kokoro model has an unexpected input {name!r}")
-        outputs = runtime.run(feeds, cancel)
+        with self._reclaimer.running():
+            outputs = runtime.run(feeds, cancel)
         audio = np.asarray(outputs[self._audio_output], dtype=np.float32).reshape(-1)
         durations = np.asarray(outputs["duration"]).reshape(-1) if self._has_durations else None
         return audio, durations

@@ -21,7 +21,6 @@ import onnxruntime as ort
 from loguru import logger
 
 from pipecat_tts_gateway.engines.base import CancelToken, InferenceCancelled
-from pipecat_tts_gateway.memory import IdleReclaimer
 
 # How often a waiting OpenVINO call looks at its CancelToken: the latency of a cancel.
 _CANCEL_POLL_MS = 10
@@ -35,14 +34,12 @@ class KokoroRuntime(ABC):
         path: The model file it runs.
         inputs: Input name → element type ("tensor(int64)", "f32"...), read from the graph.
         outputs: Output names, in graph order.
-        reclaimer: Gives the backend's memory back once it has been idle (`memory`).
     """
 
     name: str
     path: Path
     inputs: dict[str, str]
     outputs: list[str]
-    reclaimer: IdleReclaimer
 
     @abstractmethod
     def run(self, feeds: dict[str, np.ndarray], cancel: CancelToken) -> dict[str, np.ndarray]:
@@ -65,12 +62,10 @@ class OnnxRuntimeKokoro(KokoroRuntime):
         self.path = path
         self.inputs = {i.name: i.type for i in self._session.get_inputs()}
         self.outputs = [o.name for o in self._session.get_outputs()]
-        self.reclaimer = IdleReclaimer()
 
     def run(self, feeds: dict[str, np.ndarray], cancel: CancelToken) -> dict[str, np.ndarray]:
         try:
-            with self.reclaimer.running():
-                values = self._session.run(self.outputs, feeds, cancel.run_options)
+            values = self._session.run(self.outputs, feeds, cancel.run_options)
         except Exception:
             if cancel.cancelled:
                 raise InferenceCancelled from None
@@ -112,13 +107,8 @@ class OpenVINOKokoro(KokoroRuntime):
         }
         self.outputs = [port.get_any_name() for port in self._compiled.outputs]
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.reclaimer = IdleReclaimer()
 
     def run(self, feeds: dict[str, np.ndarray], cancel: CancelToken) -> dict[str, np.ndarray]:
-        with self.reclaimer.running():
-            return self._run(feeds, cancel)
-
-    def _run(self, feeds: dict[str, np.ndarray], cancel: CancelToken) -> dict[str, np.ndarray]:
         try:
             request = self._idle.get_nowait()
         except queue.Empty:
