@@ -2,17 +2,20 @@
 
 A stream never runs dry when each chunk is ready before the audio queued ahead of it has played.
 That needs two numbers nobody can configure: the engine's compute per character here (it differs
-3x between machines, and grows when streams share the cores) and the playback clock of the
-stream. `ComputeModel` learns the first from every call the engine makes; `Playback` keeps the
-second, assuming a player that starts at the first byte and plays in real time.
+3x between machines) and the playback clock of the stream. `ComputeModel` learns the first from
+every call the engine makes; `Playback` keeps the second, assuming a player that starts at the
+first byte and plays in real time. Calls that run at the same time share the cores and each
+takes longer: `CoreShare` says by how much, so the model learns the speed of a call alone and
+predicts for the sharing of late.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -25,17 +28,92 @@ _PRIOR_PER_CHAR_S = 0.012
 # for resampling, queueing and the event loop.
 _SAFETY = 0.7
 _SLACK_S = 0.05
+# Weight of the latest call in the running mean of how many calls share the cores.
+_SHARING_WEIGHT = 0.3
+
+
+class CoreShare:
+    """How many inference calls ran at once, as each call saw it on average.
+
+    Two calls running together on two cores each take about twice as long as alone. Timings
+    taken under such load, fitted as they are, teach the compute model a machine that is slow
+    for short calls and fast for long ones (measured: after eight streams, a 283-character
+    chunk predicted at 0.64 s took 3.5 s, and the listener sat in 1.1 s of silence). Dividing
+    each call's time by its sharing gives the speed of a call alone; predictions multiply it
+    by `expected`, the sharing recent calls saw.
+
+    Args:
+        clock: Seconds on a monotonic clock (tests pass their own).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._active = 0
+        self._since = clock()
+        self._integral = 0.0  # ∫ active dt since construction
+        self._expected = 1.0
+
+    def _advance(self) -> float:
+        now = self._clock()
+        self._integral += self._active * (now - self._since)
+        self._since = now
+        return now
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Callable[[], float]]:
+        """Count one call as running; yields a function giving the mean number of calls that
+        ran during it (so far, or in all once it ended), itself included: 1.0 for a call alone."""
+        with self._lock:
+            started = self._advance()
+            self._active += 1
+            integral = self._integral
+        ended: list[float] = []
+
+        def mean_locked() -> float:
+            elapsed = self._advance() - started
+            return (self._integral - integral) / elapsed if elapsed > 0 else 1.0
+
+        def sharing() -> float:
+            if ended:
+                return ended[0]
+            with self._lock:
+                return mean_locked()
+
+        try:
+            yield sharing
+        finally:
+            with self._lock:
+                seen = max(1.0, mean_locked())
+                ended.append(seen)
+                self._active -= 1
+                self._expected += _SHARING_WEIGHT * (seen - self._expected)
+
+    @property
+    def expected(self) -> float:
+        """The sharing the next call will likely see: a running mean over recent calls."""
+        with self._lock:
+            return max(1.0, self._expected)
+
+
+# All inference of this process shares one machine's cores, whichever engine or gateway runs it.
+CORES = CoreShare()
 
 
 class ComputeModel:
     """Seconds of compute a call takes, as fixed cost + cost per character, fitted online.
 
-    Every call of an engine adds one (characters, seconds) observation; a least-squares line
-    over the most recent ones predicts the next call. Thread-safe: inference threads observe
-    while the event loop predicts.
+    Every call of an engine adds one (characters, seconds alone) observation; a least-squares
+    line over the most recent ones gives a call's time alone, and predictions scale it by the
+    sharing of late (`CoreShare.expected`). Thread-safe: inference threads observe while the
+    event loop predicts.
+
+    Args:
+        cores: Who tells how many calls share the cores (the process-wide `CORES` by default).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cores: CoreShare = CORES) -> None:
+        self.cores = cores
         self._lock = threading.Lock()
         self._samples: deque[tuple[int, float]] = deque(maxlen=_WINDOW)
         self._fixed_s = _PRIOR_FIXED_S
@@ -43,10 +121,12 @@ class ComputeModel:
         self._chars = 0
         self._audio_s = 0.0
 
-    def observe(self, chars: int, seconds: float, audio_s: float) -> None:
-        """Record one call: `chars` characters took `seconds` and gave `audio_s` of audio."""
+    def observe(self, chars: int, seconds: float, audio_s: float, sharing: float = 1.0) -> None:
+        """Record one call: `chars` characters took `seconds` and gave `audio_s` of audio,
+        while `sharing` calls ran at once on average (itself included)."""
         if chars <= 0:
             return
+        seconds /= max(1.0, sharing)
         with self._lock:
             self._chars += chars
             self._audio_s += audio_s
@@ -61,36 +141,41 @@ class ComputeModel:
                 self._fixed_s = max(float(y.mean() - self._per_char_s * x.mean()), 0.0)
 
     def seconds(self, chars: int) -> float:
-        """Predicted compute for a call of `chars` characters."""
+        """Predicted compute for a call of `chars` characters, shared as calls are of late."""
+        sharing = self.cores.expected
         with self._lock:
-            return self._fixed_s + self._per_char_s * chars
+            return (self._fixed_s + self._per_char_s * chars) * sharing
 
     def chars_within(self, seconds: float) -> int:
-        """The most characters one call can render in `seconds` (0 when not even the fixed
-        cost fits)."""
+        """The most characters one call can render in `seconds`, shared as calls are of late
+        (0 when not even the fixed cost fits)."""
+        seconds /= self.cores.expected
         with self._lock:
             return max(0, int((seconds - self._fixed_s) / self._per_char_s))
 
     def efficient_chars(self, realtime_factor: float) -> int:
-        """The fewest characters one call needs to render audio at `realtime_factor` or better.
+        """The fewest characters one call needs to render audio at `realtime_factor` or better,
+        shared as calls are of late.
 
         A shorter chunk costs more in fixed overhead than it buys in audio: when a stream is
         short of time, cutting its chunks that small only makes it fall further behind.
         """
+        alone = realtime_factor / self.cores.expected
         with self._lock:
             if not self._chars:
                 return 0
-            margin = realtime_factor * self._audio_s / self._chars - self._per_char_s
+            margin = alone * self._audio_s / self._chars - self._per_char_s
             return int(self._fixed_s / margin) if margin > 0 else 1 << 30
 
     def realtime_factor(self, chars: int) -> float | None:
-        """Compute seconds per second of audio for calls of `chars` characters; None before
-        any call was observed."""
+        """Compute seconds per second of audio for calls of `chars` characters running alone;
+        None before any call was observed."""
         with self._lock:
             if not self._chars:
                 return None
             audio_s = chars * self._audio_s / self._chars
-        return self.seconds(chars) / max(audio_s, 1e-9)
+            seconds = self._fixed_s + self._per_char_s * chars
+        return seconds / max(audio_s, 1e-9)
 
 
 class Playback:
@@ -179,9 +264,10 @@ class PacingStats:
 def realtime_capacity_streams(models: list[ComputeModel]) -> float | None:
     """How many streams the engines can keep in real time at once, at their measured speed.
 
-    The slowest engine decides: 1 / its real-time factor on a sentence-sized chunk, as measured
-    under the load of late (so it falls when other work shares the cores). None before any
-    engine has rendered anything.
+    The slowest engine decides: 1 / its real-time factor on a sentence-sized chunk rendered
+    alone (concurrent calls split the same cores, so the machine carries that many streams
+    whichever way they interleave; it falls when other processes slow the machine down). None
+    before any engine has rendered anything.
     """
     factors = [f for m in models if (f := m.realtime_factor(_TYPICAL_CHUNK_CHARS)) is not None]
     return round(1.0 / max(factors), 2) if factors else None

@@ -247,6 +247,23 @@ async def test_piper_loudness_is_steady_across_chunks(gateway: Gateway) -> None:
     assert max(rms) / min(rms) < 3.0
 
 
+async def test_calls_of_simultaneous_streams_are_timed_as_sharing_the_cores(
+    gateway: Gateway,
+) -> None:
+    """Two English streams at once: their calls overlap, so the compute model learns each at
+    its shared cost and predicts the next call as shared (no flat, too-cheap fit)."""
+    kokoro = gateway.engines["kokoro"]
+    # Alone first, a few calls: the running mean moves toward 1 whatever ran before.
+    await speak(gateway, "Hello there, how are you? I hope you are well. Let us begin.")
+    alone = kokoro.compute.cores.expected
+    texts = [
+        "Your order has shipped today. It should arrive on Friday. Anything else?",
+        "Your table for two is booked. We open at six. See you tonight!",
+    ]
+    await asyncio.gather(*(speak(gateway, t) for t in texts))
+    assert kokoro.compute.cores.expected > alone + 0.25
+
+
 async def test_concurrent_requests_all_complete(gateway: Gateway) -> None:
     texts = ["Hello there.", "Добрый вечер!", "Your order has shipped.", "Спасибо, до свидания."]
     results = await asyncio.gather(*(speak(gateway, t) for t in texts))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipecat_tts_gateway.pacing import ComputeModel, Playback
+from pipecat_tts_gateway.pacing import ComputeModel, CoreShare, Playback
 
 
 def test_compute_model_learns_fixed_cost_and_cost_per_character() -> None:
@@ -26,18 +26,67 @@ def test_compute_model_follows_a_machine_that_slows_down() -> None:
     assert model.seconds(80) == pytest.approx(2.2, rel=1e-6)
 
 
-def test_compute_model_before_any_call_is_conservative() -> None:
-    model = ComputeModel()
-    assert model.realtime_factor(50) is None
-    assert model.seconds(50) > 0.5
-
-
 class Clock:
     def __init__(self) -> None:
         self.now = 100.0
 
     def __call__(self) -> float:
         return self.now
+
+
+def test_core_share_is_the_mean_number_of_calls_running_during_a_call() -> None:
+    clock = Clock()
+    cores = CoreShare(clock)
+    assert cores.expected == 1.0
+    with cores.running() as alone:
+        clock.now += 1.0
+        assert alone() == pytest.approx(1.0)
+    with cores.running() as first:
+        clock.now += 1.0  # alone for 1 s
+        with cores.running() as second:
+            clock.now += 1.0  # both for 1 s
+        clock.now += 2.0  # alone again for 2 s
+        assert first() == pytest.approx(5.0 / 4.0)
+    assert second() == pytest.approx(2.0)
+    # A running mean over calls: moved toward 2.0 and 1.25, never below one call.
+    assert 1.0 < cores.expected < 2.0
+
+
+def test_compute_model_learns_a_call_alone_from_calls_that_shared_the_cores() -> None:
+    cores = CoreShare(Clock())
+    shared, alone = ComputeModel(cores), ComputeModel(cores)
+    for chars in (10, 40, 80, 160, 20):
+        seconds = 0.3 + 0.01 * chars
+        # Under two streams, short calls overlapped another call (twice as long) and long
+        # ones mostly ran alone: fitted raw, that line would be flat and far too cheap.
+        sharing = 2.0 if chars < 50 else 1.1
+        shared.observe(chars, seconds * sharing, 0.07 * chars, sharing)
+        alone.observe(chars, seconds, 0.07 * chars)
+    assert shared.seconds(283) == pytest.approx(alone.seconds(283), rel=1e-6)
+    assert shared.realtime_factor(100) == pytest.approx(1.3 / 7.0, rel=1e-6)
+
+
+def test_compute_model_predicts_for_the_sharing_of_late() -> None:
+    clock = Clock()
+    cores = CoreShare(clock)
+    model = ComputeModel(cores)
+    for chars in (10, 80):
+        model.observe(chars, 0.3 + 0.01 * chars, audio_s=0.07 * chars)
+    alone_chars = model.chars_within(1.1)
+    for _ in range(20):  # two calls at a time from now on
+        with cores.running():
+            with cores.running():
+                clock.now += 1.0
+    assert cores.expected == pytest.approx(2.0, rel=1e-3)
+    assert model.seconds(80) == pytest.approx(2 * 1.1, rel=1e-3)
+    assert model.chars_within(2 * 1.1) == pytest.approx(alone_chars, abs=1)
+    assert model.realtime_factor(80) == pytest.approx(1.1 / 5.6, rel=1e-6)  # alone: unchanged
+
+
+def test_compute_model_before_any_call_is_conservative() -> None:
+    model = ComputeModel()
+    assert model.realtime_factor(50) is None
+    assert model.seconds(50) > 0.5
 
 
 def test_playback_counts_underruns_and_their_silence() -> None:

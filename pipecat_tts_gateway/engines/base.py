@@ -158,13 +158,14 @@ class Engine(ABC):
         pieces = self.pieces(text, voice, speed, cancel)
 
         def timed_next() -> EngineAudio | None:
-            started = time.perf_counter()
-            piece = next(pieces, None)
-            if piece is not None:
+            with self.compute.cores.running() as sharing:
+                started = time.perf_counter()
+                piece = next(pieces, None)
                 seconds = time.perf_counter() - started
-                self.compute.observe(
-                    len(piece.text), seconds, piece.samples.size / piece.sample_rate
-                )
+                shared = sharing()
+            if piece is not None:
+                audio_s = piece.samples.size / piece.sample_rate
+                self.compute.observe(len(piece.text), seconds, audio_s, shared)
             return piece
 
         try:

@@ -175,7 +175,7 @@ def chunk_text(
     text: str,
     *,
     first_chunk_words: int = 6,
-    max_chunk_chars: int = 300,
+    max_chunk_chars: int = 150,
     openers: Collection[str] = (),
 ) -> list[str]:
     """Cut text into chunks for streaming synthesis: a short first chunk, then sentences.
@@ -265,7 +265,7 @@ def settled_first_chunk(
     text: str,
     *,
     first_chunk_words: int = 6,
-    max_chunk_chars: int = 300,
+    max_chunk_chars: int = 150,
     openers: Collection[str] = (),
 ) -> int | None:
     """How many words `chunk_text`'s first chunk of a text has, decided from its start alone.

@@ -33,7 +33,7 @@ class TextStreamChunker:
         self,
         *,
         first_chunk_words: int = 6,
-        max_chunk_chars: int = 300,
+        max_chunk_chars: int = 150,
         openers: Collection[str] = (),
     ) -> None:
         self._first_chunk_words = first_chunk_words
