@@ -8,7 +8,7 @@ from pipecat_tts_gateway.pacing import ComputeModel, CoreShare, Playback
 
 
 def test_compute_model_learns_fixed_cost_and_cost_per_character() -> None:
-    model = ComputeModel()
+    model = ComputeModel(CoreShare())  # its own cores: the process-wide ones saw other tests
     for chars in (10, 40, 80, 160, 20):
         model.observe(chars, 0.3 + 0.01 * chars, audio_s=0.07 * chars)
     assert model.seconds(100) == pytest.approx(1.3, rel=1e-6)
@@ -18,7 +18,7 @@ def test_compute_model_learns_fixed_cost_and_cost_per_character() -> None:
 
 
 def test_compute_model_follows_a_machine_that_slows_down() -> None:
-    model = ComputeModel()
+    model = ComputeModel(CoreShare())  # its own cores: the process-wide ones saw other tests
     for chars in (10, 80) * 20:
         model.observe(chars, 0.3 + 0.01 * chars, audio_s=0.07 * chars)
     for chars in (10, 80) * 20:  # another stream now shares the cores
@@ -84,7 +84,7 @@ def test_compute_model_predicts_for_the_sharing_of_late() -> None:
 
 
 def test_compute_model_before_any_call_is_conservative() -> None:
-    model = ComputeModel()
+    model = ComputeModel(CoreShare())  # its own cores: the process-wide ones saw other tests
     assert model.realtime_factor(50) is None
     assert model.seconds(50) > 0.5
 
