@@ -136,8 +136,9 @@ class StreamingConfig:
         first_chunk_words: Most words in the first chunk (first audio comes sooner when short).
         max_chunk_chars: Longest later chunk; longer sentences split at clauses, then words.
             An engine's working memory grows with the longest audio it rendered in one call
-            (OpenVINO Kokoro kept about 30 MB per second of it): 150 characters (about 9 s)
-            held the gateway's peak 220 MB lower than 300, at the same real-time factor.
+            (OpenVINO Kokoro kept about 30 MB per second of it): 100 characters (about 6 s)
+            held the gateway's peak 75 MB lower than 150 and 300 MB lower than 300, at the
+            same real-time factor (flat from 80 to 150 characters).
         lookahead: Chunks synthesized ahead of the one being consumed.
         max_text_chars: Longest accepted text.
         engine_timeout_s: A chunk taking longer than this counts as an engine failure.
@@ -146,7 +147,7 @@ class StreamingConfig:
     """
 
     first_chunk_words: int = 6
-    max_chunk_chars: int = 150
+    max_chunk_chars: int = 100
     lookahead: int = 2
     max_text_chars: int = 20000
     engine_timeout_s: float = 30.0

@@ -10,7 +10,8 @@ more get pages of their own, so a big tensor's memory goes back the moment it is
 
 OpenVINO's `CompiledModel.release_memory()` (its infer requests' buffers) was tried here too
 and left out: the first call after it re-allocates them, and a turn's first chunk after a
-pause came 20-40 ms later.
+pause came 20-40 ms later. What it does instead is let go of the pages of the weights file
+OpenVINO maps (`release_file_pages`): the CPU plugin reads them once, into weights of its own.
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 # Long enough that the next chunk of a stream being rendered has normally started by then.
 IDLE_DELAY_S = 0.5
 # glibc's mallopt parameter, and the size from which blocks get pages of their own.
 _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD_BYTES = 2**20
+_MADV_DONTNEED = 4
 
 
 def _libc_function(name: str) -> Callable[..., int] | None:
@@ -40,6 +44,9 @@ def _libc_function(name: str) -> Callable[..., int] | None:
 
 _MALLOC_TRIM = _libc_function("malloc_trim")
 _MALLOPT = _libc_function("mallopt")
+_MADVISE = _libc_function("madvise")
+if _MADVISE is not None:
+    _MADVISE.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
 
 def map_large_blocks() -> None:
@@ -60,6 +67,35 @@ def trim_heap() -> None:
         _MALLOC_TRIM(0)
 
 
+def release_file_pages(path: Path) -> int:
+    """Drop this process's resident pages of every read-only mapping of `path`.
+
+    Pages of a read-only file mapping are clean copies of the file: dropped, they leave the
+    resident set (they stay in the page cache, reclaimable) and a later read faults them back
+    in unchanged. Writable mappings are left alone, as dropping their pages could lose data.
+
+    Returns:
+        Bytes of mappings released (0 outside Linux with glibc, or where nothing maps `path`).
+    """
+    if _MADVISE is None:
+        return 0
+    target = os.path.realpath(path)
+    released = 0
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            lines = maps.readlines()
+    except OSError:
+        return 0
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) < 6 or fields[5].rstrip("\n") != target or "w" in fields[1]:
+            continue
+        start, end = (int(bound, 16) for bound in fields[0].split("-"))
+        if _MADVISE(start, end - start, _MADV_DONTNEED) == 0:
+            released += end - start
+    return released
+
+
 class IdleReclaimer:
     """Trims the heap once no run has been in flight for `delay_s`.
 
@@ -68,7 +104,8 @@ class IdleReclaimer:
         trim: What gives memory back (`trim_heap`; a test may count calls instead).
 
     Attributes:
-        reclaims: How many times memory was given back (for tests and debugging).
+        reclaims: How many times memory was given back, counted once `trim` has returned
+            (for tests and debugging).
     """
 
     def __init__(
@@ -106,5 +143,6 @@ class IdleReclaimer:
             if self._active or self._timer is not threading.current_thread():
                 return
             self._timer = None
-            self.reclaims += 1
         self._trim()
+        with self._lock:
+            self.reclaims += 1

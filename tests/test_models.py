@@ -31,7 +31,7 @@ from pipecat_tts_gateway.models import (
     list_models,
     russian_piper_voice,
 )
-from pipecat_tts_gateway.models.catalog import KOKORO_FP32_MODEL
+from pipecat_tts_gateway.models.catalog import KOKORO_FP32_MODEL, KOKORO_OPENVINO_MODEL
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 KOKORO_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
@@ -143,6 +143,36 @@ def test_fp32_model_is_float_with_the_int8_timing(statuses: list[ModelStatus]) -
     assert not np.array_equal(fp32["audio"], int8["audio"])
 
 
+def test_openvino_ir_speaks_like_the_fp32_model(statuses: list[ModelStatus]) -> None:
+    """Both on OpenVINO in f32 (ONNX Runtime renders the same file 16 % louder on the probe)."""
+    import openvino as ov
+
+    tokens, style = _probe("həlˈO wˈɜɹld")
+    core = ov.Core()
+    graph = MODELS_DIR / KOKORO_OPENVINO_MODEL
+    ir = core.read_model(str(graph), str(graph.with_suffix(".bin")))
+    fp16_weights = {
+        op.get_element_type().get_type_name()
+        for op in ir.get_ops()
+        if op.get_type_name() == "Constant"
+        and op.get_output_size()
+        and op.get_element_type().is_real()
+    }
+    outputs = []
+    for model in (ir, core.read_model(str(MODELS_DIR / KOKORO_FP32_MODEL))):
+        compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        values = compiled({"tokens": tokens, "style": style, "speed": np.ones(1, np.float32)})
+        outputs.append({port.get_any_name(): values[port] for port in compiled.outputs})
+    converted, source = outputs
+
+    assert "f16" in fp16_weights  # the weights are stored as fp16
+    assert set(converted) == {"audio", "duration"}
+    assert np.array_equal(converted["duration"], source["duration"])
+    assert converted["audio"].shape == source["audio"].shape
+    rms = [float(np.sqrt(np.mean(np.square(out["audio"], dtype=np.float64)))) for out in outputs]
+    assert rms[0] == pytest.approx(rms[1], rel=0.1)
+
+
 def test_second_fetch_changes_nothing(statuses: list[ModelStatus]) -> None:
     before = _snapshot(MODELS_DIR)
     again = fetch_models(MODELS_DIR, allow_download=False, progress=False)
@@ -166,6 +196,10 @@ def test_fetch_replaces_partial_and_truncated_files(
     fp32.unlink()
     with (MODELS_DIR / KOKORO_FP32_MODEL).open("rb") as original:
         fp32.write_bytes(original.read(1 << 20))
+    weights = (tmp_path / KOKORO_OPENVINO_MODEL).with_suffix(".bin")
+    weights.unlink()
+    weights.write_bytes(b"\0" * 4096)
+    (tmp_path / f".{KOKORO_OPENVINO_MODEL}.q7w1r.part").mkdir()  # a killed IR conversion's
     stale = [
         tmp_path / f".{KOKORO_MODEL}.k3x9q.part",
         tmp_path / KOKORO_VOICES_DIR / ".af_heart.bin.z8w2e.part",
@@ -176,6 +210,10 @@ def test_fetch_replaces_partial_and_truncated_files(
     fetch_models(tmp_path, allow_download=False, progress=False)
 
     assert not list(tmp_path.rglob("*.part"))
+    assert (
+        weights.stat().st_size
+        == (MODELS_DIR / KOKORO_OPENVINO_MODEL).with_suffix(".bin").stat().st_size
+    )
     assert model.stat().st_size == KOKORO_SIZE
     assert _sha256(model) == KOKORO_SHA256
     assert len(json.loads(vocab.read_text(encoding="utf-8"))) == 114

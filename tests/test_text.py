@@ -582,6 +582,20 @@ class TestNextChunk:
         chunk, _ = next_chunk("Please hold the line.", 0, min_words=6)
         assert chunk == "Please hold the line."  # short and without a clause: whole
 
+    @pytest.mark.parametrize("max_chars", [0, 12, 20, 30])
+    def test_a_short_sentence_is_never_cut_between_words(self, max_chars: int) -> None:
+        # Cut as "Let me check" | "the schedule for you." it was heard as "when he checked".
+        text = "Let me check the schedule for you."
+        assert next_chunk(text, max_chars) == (text, "")
+        chunk, rest = next_chunk("Of course, let me check the schedule for you.", max_chars)
+        assert (chunk, rest) == ("Of course,", "let me check the schedule for you.")
+
+    @pytest.mark.parametrize("max_chars", [0, 20, 40])
+    def test_a_longer_sentence_is_cut_with_four_words_on_each_side(self, max_chars: int) -> None:
+        text = "Please wait while I look up the schedule for next week."
+        chunk, rest = next_chunk(text, max_chars)
+        assert (chunk, rest) == ("Please wait while I look up", "the schedule for next week.")
+
     @PROPERTY
     @given(generated_text, st.integers(0, 400), st.integers(1, 10))
     def test_never_drops_reorders_or_returns_nothing(

@@ -29,7 +29,7 @@ from pipecat_tts_gateway.engines.kokoro_g2p import EnglishG2P, PhonemizedToken
 from pipecat_tts_gateway.engines.kokoro_runtime import KokoroRuntime, load_runtime
 from pipecat_tts_gateway.engines.pauses import trim_padding
 from pipecat_tts_gateway.errors import ModelMissingError, UnknownVoiceError
-from pipecat_tts_gateway.memory import IdleReclaimer
+from pipecat_tts_gateway.memory import IdleReclaimer, trim_heap
 from pipecat_tts_gateway.text import split_to_fit
 
 SAMPLE_RATE = 24000
@@ -85,7 +85,13 @@ class KokoroEngine(Engine):
         self._g2p: EnglishG2P | None = None
         self._has_durations = False
         self._model_id = ""
-        self._reclaimer = IdleReclaimer()
+        self._reclaimer = IdleReclaimer(trim=self._reclaim)
+
+    def _reclaim(self) -> None:
+        """Idle: the backend's run-only memory first, then the heap pages that freed."""
+        if self._runtime is not None:
+            self._runtime.release_idle_memory()
+        trim_heap()
 
     def load(self) -> None:
         files = self._files
@@ -119,7 +125,7 @@ class KokoroEngine(Engine):
             # The duration model's audio is bit-identical to the plain int8 file's.
             self._model_id = file_identity(files.model_path if files.model_path.exists() else model)
         else:
-            self._model_id = f"{file_identity(runtime.path)}:{runtime.name}"
+            self._model_id = ":".join([*map(file_identity, runtime.files), runtime.name])
         self._g2p = EnglishG2P()
         self.check_voice(self._default_voice)
         logger.info(

@@ -175,7 +175,7 @@ def chunk_text(
     text: str,
     *,
     first_chunk_words: int = 6,
-    max_chunk_chars: int = 150,
+    max_chunk_chars: int = 100,
     openers: Collection[str] = (),
 ) -> list[str]:
     """Cut text into chunks for streaming synthesis: a short first chunk, then sentences.
@@ -265,7 +265,7 @@ def settled_first_chunk(
     text: str,
     *,
     first_chunk_words: int = 6,
-    max_chunk_chars: int = 150,
+    max_chunk_chars: int = 100,
     openers: Collection[str] = (),
 ) -> int | None:
     """How many words `chunk_text`'s first chunk of a text has, decided from its start alone.
@@ -330,6 +330,12 @@ _BINDING_WORDS = frozenset(
 _MIN_WORD_CUT = 2
 # Fewest words the rest of the first sentence may have after the first chunk.
 _MIN_REST = 3
+# Fewest words on either side of a later chunk's cut between words. A shorter piece, heard
+# alone, loses its sentence's intonation ("Let me check" | "the schedule for you." was heard as
+# "when he checked" on a machine slow enough to cut there), and splitting so short a sentence
+# saves less than the second call's fixed cost. Whether a cut happens follows the machine's
+# speed; this keeps short sentences whole on any machine.
+_MIN_LATER_WORDS = 4
 
 
 def _split_first(sentence: str, max_words: int) -> tuple[str, str]:
@@ -365,10 +371,11 @@ def next_chunk(text: str, max_chars: int, *, min_words: int = 6) -> tuple[str, s
 
     Whole sentences first (several, when they fit: one engine call is cheaper than two), then
     the clauses of a sentence too long for the time left, and between words only where a clause
-    is too long, never after a word that binds to the next and never leaving 1-2 stray words of
-    a sentence behind. Where not even a short piece fits (the listener is about to run dry, or
-    already has), the piece is as short as a first chunk: at most ``min_words`` words by the
-    first chunk's rules, so the silence ends soonest.
+    is too long, never after a word that binds to the next and never leaving fewer than 4 words
+    on either side (a sentence under 8 words is cut at a clause or not at all). Where not even
+    a short piece fits (the listener is about to run dry, or already has), the piece is as
+    short as a first chunk: at most ``min_words`` words by the first chunk's rules, so the
+    silence ends soonest.
 
     Args:
         text: What is left to say (whitespace-normalized).
@@ -390,9 +397,12 @@ def next_chunk(text: str, max_chars: int, *, min_words: int = 6) -> tuple[str, s
     if taken:
         return " ".join(taken), " ".join(sentences[len(taken) :])
     first, after = sentences[0], " ".join(sentences[1:])
-    head = _longest_prefix(_split_clauses(first), max_chars)
+    clauses = _split_clauses(first)
+    head = _longest_prefix(clauses, max_chars)
     if not head:
-        head = _word_cut(first.split(), max_chars)
+        words = first.split()
+        # Too short to cut between words: its first clause at most, even past max_chars.
+        head = _word_cut(words, max_chars) if len(words) >= 2 * _MIN_LATER_WORDS else clauses[0]
     if not head:
         head, _ = _split_first(first, min_words)
     rest = first[len(head) :].strip()
@@ -411,9 +421,9 @@ def _longest_prefix(parts: list[str], max_chars: int) -> str:
 
 
 def _word_cut(words: list[str], max_chars: int) -> str:
-    """The longest run of leading words within ``max_chars`` that ends on a free word and
-    leaves at least ``_MIN_REST`` words of its sentence; "" when there is none."""
-    for take in range(len(words) - _MIN_REST, _MIN_WORD_CUT - 1, -1):
+    """The longest run of at least ``_MIN_LATER_WORDS`` leading words within ``max_chars``
+    that ends on a free word and leaves as many of its sentence; "" when there is none."""
+    for take in range(len(words) - _MIN_LATER_WORDS, _MIN_LATER_WORDS - 1, -1):
         head = " ".join(words[:take])
         if len(head) <= max_chars and _bare(words[take - 1]) not in _BINDING_WORDS:
             return head
