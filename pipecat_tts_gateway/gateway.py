@@ -40,7 +40,12 @@ from pipecat_tts_gateway.errors import (
     InvalidAudioFormatError,
     NoEngineAvailableError,
 )
-from pipecat_tts_gateway.pacing import PacingStats, Playback, realtime_capacity_streams
+from pipecat_tts_gateway.pacing import (
+    CHARS_PER_WORD,
+    PacingStats,
+    Playback,
+    realtime_capacity_streams,
+)
 from pipecat_tts_gateway.prerender import Prerenderer
 from pipecat_tts_gateway.routing import EngineHealth, Route, Router, SegmentPlan
 from pipecat_tts_gateway.scheduling import DEADLINE, PriorityExecutor
@@ -299,7 +304,10 @@ class Gateway:
     def realtime_capacity_streams(self) -> float | None:
         """Streams the loaded engines can keep in real time at once, at their measured speed
         here (see `pacing.realtime_capacity_streams`); None before anything was rendered."""
-        return realtime_capacity_streams([engine.compute for engine in self._engines.values()])
+        return realtime_capacity_streams(
+            [engine.compute for engine in self._engines.values()],
+            self.config.streaming.first_chunk_words * CHARS_PER_WORD,
+        )
 
     def load(self) -> None:
         """Load (or take from the registry) the engines now, blocking the caller.

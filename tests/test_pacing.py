@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from pipecat_tts_gateway.pacing import ComputeModel, CoreShare, Playback
+from pipecat_tts_gateway.pacing import (
+    ComputeModel,
+    CoreShare,
+    Playback,
+    realtime_capacity_streams,
+)
 
 
 def test_compute_model_learns_fixed_cost_and_cost_per_character() -> None:
@@ -81,6 +86,27 @@ def test_compute_model_predicts_for_the_sharing_of_late() -> None:
     assert model.seconds(80) == pytest.approx(2 * 1.1, rel=1e-3)
     assert model.chars_within(2 * 1.1) == pytest.approx(alone_chars, abs=1)
     assert model.realtime_factor(80) == pytest.approx(1.1 / 5.6, rel=1e-6)  # alone: unchanged
+
+
+def _engine(fixed_s: float, per_char_s: float) -> ComputeModel:
+    model = ComputeModel(CoreShare())  # its own cores: the process-wide ones saw other tests
+    for chars in (10, 40, 80, 160, 20):
+        model.observe(chars, fixed_s + per_char_s * chars, audio_s=0.07 * chars)
+    return model
+
+
+def test_capacity_is_the_streams_whose_second_chunks_render_while_first_ones_play() -> None:
+    fast, slow = _engine(0.3, 0.01), _engine(0.6, 0.02)
+    assert realtime_capacity_streams([], 30) is None
+    assert realtime_capacity_streams([ComputeModel(CoreShare())], 30) is None  # nothing run yet
+    # A 30-character call: 0.6 s for 2.1 s of audio. n at once take n × 0.6 s, and the
+    # schedule gives a chunk 70% of the audio ahead of it: n = 0.7 × 2.1 / 0.6.
+    assert realtime_capacity_streams([fast], 30) == pytest.approx(2.45)
+    # Twice as slow carries half as many; the slowest engine decides.
+    assert realtime_capacity_streams([slow], 30) == pytest.approx(1.23, abs=0.01)
+    assert realtime_capacity_streams([fast, slow], 30) == realtime_capacity_streams([slow], 30)
+    # Longer first chunks spread the fixed cost over more audio.
+    assert realtime_capacity_streams([fast], 120) > realtime_capacity_streams([fast], 30)
 
 
 def test_compute_model_before_any_call_is_conservative() -> None:
