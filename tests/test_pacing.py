@@ -12,10 +12,15 @@ from pipecat_tts_gateway.pacing import (
 )
 
 
-def test_compute_model_learns_fixed_cost_and_cost_per_character() -> None:
+def _engine(fixed_s: float, per_char_s: float) -> ComputeModel:
     model = ComputeModel(CoreShare())  # its own cores: the process-wide ones saw other tests
     for chars in (10, 40, 80, 160, 20):
-        model.observe(chars, 0.3 + 0.01 * chars, audio_s=0.07 * chars)
+        model.observe(chars, fixed_s + per_char_s * chars, audio_s=0.07 * chars)
+    return model
+
+
+def test_compute_model_learns_fixed_cost_and_cost_per_character() -> None:
+    model = _engine(0.3, 0.01)
     assert model.seconds(100) == pytest.approx(1.3, rel=1e-6)
     assert model.chars_within(0.8) == pytest.approx(50, abs=1)
     assert model.chars_within(0.2) == 0  # not even the fixed cost fits
@@ -86,13 +91,6 @@ def test_compute_model_predicts_for_the_sharing_of_late() -> None:
     assert model.seconds(80) == pytest.approx(2 * 1.1, rel=1e-3)
     assert model.chars_within(2 * 1.1) == pytest.approx(alone_chars, abs=1)
     assert model.realtime_factor(80) == pytest.approx(1.1 / 5.6, rel=1e-6)  # alone: unchanged
-
-
-def _engine(fixed_s: float, per_char_s: float) -> ComputeModel:
-    model = ComputeModel(CoreShare())  # its own cores: the process-wide ones saw other tests
-    for chars in (10, 40, 80, 160, 20):
-        model.observe(chars, fixed_s + per_char_s * chars, audio_s=0.07 * chars)
-    return model
 
 
 def test_capacity_is_the_streams_whose_second_chunks_render_while_first_ones_play() -> None:

@@ -266,10 +266,7 @@ def _fetch_derived(
     must be there too.
     """
     base = models_dir / base_name
-    needed = (base, models_dir / KOKORO_VOCAB, _probe_voice_path(models_dir))
-    absent = [path.name for path in needed if not path.is_file()]
-    if absent:
-        raise ModelFetchError(f"needs {', '.join(absent)} first (see the errors above)")
+    _require_probe_inputs(models_dir, base)
     built = _ensure(
         models_dir / name,
         partial(check, models_dir),
@@ -277,6 +274,15 @@ def _fetch_derived(
         stamp=True,
     )
     _log_step(name, built)
+
+
+def _require_probe_inputs(models_dir: Path, base: Path) -> None:
+    """A derived model is built from `base` and checked on the probe, which needs the
+    vocabulary and the probe's voice: all three must be there."""
+    needed = (base, models_dir / KOKORO_VOCAB, _probe_voice_path(models_dir))
+    absent = [path.name for path in needed if not path.is_file()]
+    if absent:
+        raise ModelFetchError(f"needs {', '.join(absent)} first (see the errors above)")
 
 
 def _fetch_openvino_model(models_dir: Path, progress: bool) -> None:
@@ -288,10 +294,7 @@ def _fetch_openvino_model(models_dir: Path, progress: bool) -> None:
     (run) again with them.
     """
     source = models_dir / KOKORO_FP32_MODEL
-    needed = (source, models_dir / KOKORO_VOCAB, _probe_voice_path(models_dir))
-    absent = [path.name for path in needed if not path.is_file()]
-    if absent:
-        raise ModelFetchError(f"needs {', '.join(absent)} first (see the errors above)")
+    _require_probe_inputs(models_dir, source)
     graph = models_dir / KOKORO_OPENVINO_MODEL
     weights = graph.with_suffix(".bin")
     if not _stamp_is_current(weights, None):
